@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <linux/audit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "enter.h"
+#include "log.h"
+#include "manager.h"
+#include "notify.h"
+#include "register.h"
+#include "setup.h"
+#include "task.h"
+#include "uringd-proto.h"
+#include "uringd/macro.h"
+
+#if defined(__x86_64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "uringd knows the syscall ABI of x86-64 and aarch64 only"
+#endif
+
+#define HANDSHAKE_TIMEOUT_USEC (10ULL * 1000000ULL)
+
+void client_respond(struct client *c, uint64_t id, int64_t val, int error) {
+        int r = notify_respond(c->listener, id, val, error);
+        if (r < 0 && r != -ENOENT)
+                log_debug_errno(r, "Failed to answer notification %llu of pid %d: %m",
+                                (unsigned long long) id, (int) c->pid);
+}
+
+/* ---- clients: serving a seccomp listener ---- */
+
+static void client_dispatch(struct client *c, const struct seccomp_notif *n) {
+        struct manager *m = c->manager;
+        _cleanup_(io_task_unrefp) struct io_task *t = NULL;
+        int r;
+
+        /* A thread is in one syscall at a time: an older wait of this thread
+         * was interrupted by a signal. */
+        io_waiter_drop_stale(m, (pid_t) n->pid);
+
+        if (n->data.arch != NATIVE_AUDIT_ARCH) {
+                client_respond(c, n->id, 0, -ENOSYS);
+                return;
+        }
+        if (n->data.nr == __NR_io_uring_register && io_uring_register_is_probe(n)) {
+                client_respond(c, n->id, URINGD_PROBE_ANSWER, 0);
+                return;
+        }
+
+        r = io_task_new((pid_t) n->pid, &t);
+        if (r < 0) {
+                client_respond(c, n->id, 0, r == -ESRCH ? -EINTR : r);
+                return;
+        }
+        /* The pidfd now pins the task that made this call, unless the call
+         * already went away (and the tid might be someone else's). */
+        if (!notify_id_valid(c->listener, n->id))
+                return;
+
+        switch (n->data.nr) {
+        case __NR_io_uring_setup:
+                io_uring_setup_handler(c, n, t);
+                break;
+        case __NR_io_uring_enter:
+                io_uring_enter_handler(c, n, t);
+                break;
+        case __NR_io_uring_register:
+                io_uring_register_handler(c, n, t);
+                break;
+        default:
+                client_respond(c, n->id, 0, -ENOSYS);
+                break;
+        }
+}
+
+static int on_listener(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct client *c = userdata;
+        struct seccomp_notif n;
+        int r;
+
+        if (revents & EPOLLIN) {
+                r = notify_recv(c->listener, &n);
+                if (r == 0) {
+                        client_dispatch(c, &n);
+                        manager_process_wakes(c->manager);
+                        return 0;
+                }
+                if (r == -ENOENT || r == -EINTR)
+                        return 0; /* the call vanished before we took it */
+                log_debug_errno(r, "Failed to receive a notification from pid %d: %m", (int) c->pid);
+        }
+        {
+                log_debug("Listener of pid %d closed: every task under it has exited.", (int) c->pid);
+                client_free(c);
+        }
+        return 0;
+}
+
+int client_new(struct manager *m, int listener, pid_t pid, struct client **ret) {
+        struct client *c;
+        int r;
+
+        if (m->nr_clients >= MANAGER_MAX_CLIENTS)
+                return -EMFILE;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->manager = m;
+        c->listener = listener;
+        c->pid = pid;
+        list_init(&c->waiters);
+
+        r = sd_event_add_io(m->event, &c->source, listener, EPOLLIN, on_listener, c);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        r = notify_set_sync_wakeup(listener);
+        if (r < 0 && r != -EINVAL && r != -ENOTTY)
+                log_debug_errno(r, "Failed to set SYNC_WAKE_UP on listener: %m");
+
+        list_add_tail(&c->node, &m->clients);
+        m->nr_clients++;
+        if (ret)
+                *ret = c;
+        return 0;
+}
+
+void client_free(struct client *c) {
+        if (!c)
+                return;
+        io_waiters_drop_client(c);
+        sd_event_source_disable_unref(c->source);
+        safe_close(c->listener);
+        list_del_init(&c->node);
+        c->manager->nr_clients--;
+        free(c);
+}
+
+/* ---- connections: the handshake ---- */
+
+static int connection_send_error(struct connection *conn, int error, const char *message) {
+        struct uringd_msg_error e;
+
+        uringd_msg_error_init(&e, error, message);
+        return uringd_msg_send(conn->fd, &e, sizeof(e), -1);
+}
+
+static bool fd_is_seccomp_listener(int fd) {
+        char path[64], target[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, target, sizeof(target) - 1);
+        if (n < 0)
+                return false;
+        target[n] = 0;
+        return strcmp(target, "anon_inode:seccomp notify") == 0;
+}
+
+static int connection_handle(struct connection *conn, const void *buf, size_t len, int fd) {
+        _cleanup_close_ int passed = fd;
+        const struct uringd_msg_header *hdr = buf;
+        const char *reason = NULL;
+        int r;
+
+        r = uringd_msg_validate(buf, len, &reason);
+        if (r == -EPROTONOSUPPORT) {
+                char msg[URINGD_ERROR_MESSAGE_MAX];
+                snprintf(msg, sizeof(msg), "uringd speaks protocol version %d, the client sent version %u",
+                         URINGD_PROTO_VERSION, (unsigned) hdr->version);
+                log_warning("Client pid %d: %s.", (int) conn->pid, msg);
+                connection_send_error(conn, r, msg);
+                return r;
+        }
+        if (r < 0) {
+                log_warning("Client pid %d sent a bad message: %s.", (int) conn->pid, reason);
+                connection_send_error(conn, r, reason);
+                return r;
+        }
+
+        switch (hdr->type) {
+        case URINGD_MSG_HELLO: {
+                struct uringd_msg_hello_reply reply;
+
+                if (conn->state != CONNECTION_HELLO)
+                        break;
+                uringd_msg_init(&reply.hdr, URINGD_MSG_HELLO_REPLY, sizeof(reply));
+                reply.status = 0;
+                reply.features = URINGD_FEATURES_ALL;
+                conn->state = CONNECTION_ATTACH;
+                return uringd_msg_send(conn->fd, &reply, sizeof(reply), -1);
+        }
+        case URINGD_MSG_ATTACH: {
+                struct uringd_msg_attach_reply reply;
+
+                if (conn->state != CONNECTION_ATTACH)
+                        break;
+                uringd_msg_init(&reply.hdr, URINGD_MSG_ATTACH_REPLY, sizeof(reply));
+                if (passed < 0 || !fd_is_seccomp_listener(passed)) {
+                        connection_send_error(conn, -EBADF, "ATTACH must carry a seccomp listener fd");
+                        return -EBADF;
+                }
+                r = client_new(conn->manager, passed, conn->pid, NULL);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to serve the listener of pid %d: %m", (int) conn->pid);
+                else {
+                        TAKE_FD(passed);
+                        log_debug("Serving io_uring for pid %d.", (int) conn->pid);
+                }
+                reply.status = r < 0 ? r : 0;
+                conn->state = CONNECTION_DONE;
+                return uringd_msg_send(conn->fd, &reply, sizeof(reply), -1);
+        }
+        }
+
+        connection_send_error(conn, -EBADMSG, "message out of sequence");
+        return -EBADMSG;
+}
+
+static int on_connection(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct connection *conn = userdata;
+        uint8_t buf[URINGD_MSG_MAX_SIZE];
+        int passed = -1;
+
+        if (revents & EPOLLIN) {
+                ssize_t n = uringd_msg_recv(conn->fd, buf, sizeof(buf), &passed);
+                if (n == -EAGAIN || n == -EINTR)
+                        return 0;
+                if (n > 0 && connection_handle(conn, buf, (size_t) n, passed) >= 0)
+                        return 0;
+                if (n < 0 && n != -ECONNRESET)
+                        log_debug_errno((int) n, "Failed to read from client pid %d: %m", (int) conn->pid);
+        }
+        connection_free(conn);
+        return 0;
+}
+
+static int on_connection_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct connection *conn = userdata;
+
+        if (conn->state != CONNECTION_DONE)
+                log_debug("Client pid %d did not finish the handshake in time.", (int) conn->pid);
+        connection_free(conn);
+        return 0;
+}
+
+int connection_new(struct manager *m, int fd) {
+        _cleanup_close_ int sock = fd;
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        struct connection *conn;
+        int r;
+
+        if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return log_warning_errno(negative_errno(), "Failed to get peer credentials: %m");
+        if (cred.uid != geteuid()) {
+                log_warning("Refusing client pid %d of uid %u: uringd serves uid %u only.",
+                            (int) cred.pid, (unsigned) cred.uid, (unsigned) geteuid());
+                return -EPERM;
+        }
+        if (m->nr_connections >= MANAGER_MAX_CONNECTIONS)
+                return log_warning_errno(-EMFILE, "Too many handshakes in progress, refusing pid %d.",
+                                         (int) cred.pid);
+
+        conn = calloc(1, sizeof(*conn));
+        if (!conn)
+                return log_oom();
+        conn->manager = m;
+        conn->fd = TAKE_FD(sock);
+        conn->pid = cred.pid;
+        conn->state = CONNECTION_HELLO;
+        list_add_tail(&conn->node, &m->connections);
+        m->nr_connections++;
+
+        r = sd_event_add_io(m->event, &conn->source, conn->fd, EPOLLIN, on_connection, conn);
+        if (r >= 0)
+                r = sd_event_add_time_relative(m->event, &conn->timeout, CLOCK_MONOTONIC,
+                                               HANDSHAKE_TIMEOUT_USEC, 0, on_connection_timeout, conn);
+        if (r < 0) {
+                connection_free(conn);
+                return log_error_errno(r, "Failed to watch a client connection: %m");
+        }
+        return 0;
+}
+
+void connection_free(struct connection *conn) {
+        if (!conn)
+                return;
+        sd_event_source_disable_unref(conn->source);
+        sd_event_source_disable_unref(conn->timeout);
+        safe_close(conn->fd);
+        list_del_init(&conn->node);
+        conn->manager->nr_connections--;
+        free(conn);
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <systemd/sd-event.h>
+
+#include "client.h"
+#include "enter.h"
+#include "eventfd.h"
+#include "manager.h"
+#include "ring.h"
+#include "submit.h"
+#include "task.h"
+#include "uringd/compat.h"
+#include "uringd/macro.h"
+
+/* Enter flags uringd implements. SQ_WAKEUP and SQ_WAIT only matter for
+ * SQPOLL rings and are ignored on others, as by the kernel. */
+#define ENTER_FLAGS                                                             \
+        (IORING_ENTER_GETEVENTS | IORING_ENTER_SQ_WAKEUP | IORING_ENTER_SQ_WAIT | \
+         IORING_ENTER_EXT_ARG | IORING_ENTER_REGISTERED_RING)
+
+#define KERNEL_SIGSET_SIZE 8 /* _NSIG / 8 */
+
+struct io_waiter {
+        struct list_head node;          /* ctx->waiters */
+        struct list_head client_node;   /* client->waiters */
+        struct io_ring_ctx *ctx;        /* reference */
+        struct client *client;
+        uint64_t id;
+        pid_t tid;
+        uint32_t target_tail;           /* wake when the CQ tail reaches it */
+        int submitted;
+        sd_event_source *timer;
+};
+
+struct ext_arg {
+        bool has_ts;
+        struct timespec ts;
+};
+
+static void io_waiter_free(struct io_waiter *w) {
+        struct manager *m = w->ctx->manager;
+
+        if (hashmap_get(&m->waiters_by_tid, (uint64_t) w->tid) == w)
+                hashmap_remove(&m->waiters_by_tid, (uint64_t) w->tid);
+        list_del_init(&w->node);
+        list_del_init(&w->client_node);
+        w->ctx->nr_waiters--;
+        sd_event_source_disable_unref(w->timer);
+        io_ring_ctx_unref(w->ctx);
+        free(w);
+}
+
+/* The kernel's io_cqring_wait() result: a timeout or signal still reports
+ * success when CQEs are there to reap. */
+static int wait_result(struct io_ring_ctx *ctx, int ret) {
+        if (ret < 0 && io_cqring_events(ctx) > 0)
+                return 0;
+        return ret;
+}
+
+static void io_waiter_answer(struct io_waiter *w, int ret) {
+        int val = w->submitted > 0 ? w->submitted : wait_result(w->ctx, ret);
+
+        client_respond(w->client, w->id, val >= 0 ? val : 0, val < 0 ? val : 0);
+        io_waiter_free(w);
+}
+
+static bool io_waiter_done(struct io_ring_ctx *ctx, const struct io_waiter *w) {
+        uint32_t tail = __atomic_load_n(&ctx->cached_cq_tail, __ATOMIC_ACQUIRE);
+        return (int32_t) (tail - w->target_tail) >= 0;
+}
+
+void io_cqring_wake(struct io_ring_ctx *ctx) {
+        struct io_waiter *w, *n;
+
+        if (list_empty(&ctx->waiters))
+                return;
+        io_cqring_overflow_flush(ctx);
+        list_for_each_entry_safe(w, n, &ctx->waiters, node)
+                if (io_waiter_done(ctx, w))
+                        io_waiter_answer(w, 0);
+}
+
+void io_cqring_wake_all(struct io_ring_ctx *ctx) {
+        struct io_waiter *w, *n;
+
+        list_for_each_entry_safe(w, n, &ctx->waiters, node)
+                io_waiter_answer(w, 0);
+}
+
+void io_waiter_drop_stale(struct manager *m, pid_t tid) {
+        struct io_waiter *w = hashmap_get(&m->waiters_by_tid, (uint64_t) tid);
+        if (w)
+                io_waiter_free(w);
+}
+
+void io_waiters_drop_client(struct client *c) {
+        while (!list_empty(&c->waiters))
+                io_waiter_free(list_first_entry(&c->waiters, struct io_waiter, client_node));
+}
+
+static int on_waiter_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct io_waiter *w = userdata;
+
+        io_cqring_overflow_flush(w->ctx);
+        io_waiter_answer(w, io_waiter_done(w->ctx, w) ? 0 : -ETIME);
+        return 0;
+}
+
+/* IORING_ENTER_EXT_ARG, or the plain sigmask argument. */
+static int io_get_ext_arg(struct io_task *t, uint32_t flags, uint64_t argp, uint64_t argsz, struct ext_arg *ret) {
+        uint64_t sig = argp, sigsz = argsz;
+        int r;
+
+        *ret = (struct ext_arg) {};
+        if (flags & IORING_ENTER_EXT_ARG) {
+                struct io_uring_getevents_arg arg;
+
+                if (argsz != sizeof(arg))
+                        return -EINVAL;
+                r = io_task_read(t, &arg, argp, sizeof(arg));
+                if (r < 0)
+                        return -EFAULT;
+                sig = arg.sigmask;
+                sigsz = arg.sigmask_sz;
+                if (arg.ts) {
+                        struct { int64_t sec, nsec; } ts;
+                        r = io_task_read(t, &ts, arg.ts, sizeof(ts));
+                        if (r < 0)
+                                return -EFAULT;
+                        ret->has_ts = true;
+                        ret->ts.tv_sec = ts.sec;
+                        ret->ts.tv_nsec = ts.nsec;
+                }
+        }
+        /* We cannot swap another thread's signal mask for the wait; the mask
+         * is checked the way the kernel checks it and then not applied (see
+         * docs/ARCHITECTURE.md). */
+        if (sig) {
+                uint64_t set;
+                if (sigsz != KERNEL_SIGSET_SIZE)
+                        return -EINVAL;
+                r = io_task_read(t, &set, sig, sizeof(set));
+                if (r < 0)
+                        return -EFAULT;
+        }
+        return 0;
+}
+
+static uint64_t timespec_to_usec(const struct timespec *ts) {
+        if (ts->tv_sec < 0 || (ts->tv_sec == 0 && ts->tv_nsec <= 0))
+                return 0;
+        if ((uint64_t) ts->tv_sec > UINT64_MAX / 1000000 / 2)
+                return UINT64_MAX / 2;
+        return (uint64_t) ts->tv_sec * 1000000 + (uint64_t) MAX(ts->tv_nsec, 0) / 1000;
+}
+
+/* Returns 1 when a waiter now owns the answer, else the value to answer. */
+static int io_cqring_wait(struct client *c, const struct seccomp_notif *n, struct io_ring_ctx *ctx,
+                          uint32_t min_events, const struct ext_arg *ext, int submitted, int *ret_val) {
+        struct manager *m = ctx->manager;
+        struct io_waiter *w;
+        int r;
+
+        io_cqring_overflow_flush(ctx);
+        if (io_cqring_take_dropped(ctx)) {
+                *ret_val = -EBADR;
+                return 0;
+        }
+        min_events = MIN(min_events, ctx->layout.cq_entries);
+        if (io_cqring_events(ctx) >= min_events) {
+                *ret_val = 0;
+                return 0;
+        }
+        if (ext->has_ts && timespec_to_usec(&ext->ts) == 0) {
+                *ret_val = -ETIME;
+                return 0;
+        }
+
+        w = calloc(1, sizeof(*w));
+        if (!w) {
+                *ret_val = -ENOMEM;
+                return 0;
+        }
+        w->ctx = io_ring_ctx_ref(ctx);
+        w->client = c;
+        w->id = n->id;
+        w->tid = (pid_t) n->pid;
+        w->submitted = submitted;
+        w->target_tail = smp_load_acquire_u32(ctx->cq_head) + min_events;
+        list_add_tail(&w->node, &ctx->waiters);
+        list_add_tail(&w->client_node, &c->waiters);
+        ctx->nr_waiters++;
+        (void) hashmap_put(&m->waiters_by_tid, (uint64_t) w->tid, w);
+
+        if (ext->has_ts) {
+                r = sd_event_add_time_relative(m->event, &w->timer, CLOCK_MONOTONIC,
+                                               timespec_to_usec(&ext->ts), 1, on_waiter_timeout, w);
+                if (r < 0) {
+                        io_waiter_free(w);
+                        *ret_val = r;
+                        return 0;
+                }
+        }
+        return 1;
+}
+
+void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, struct io_task *t) {
+        int fd = (int) (uint32_t) n->data.args[0];
+        uint32_t to_submit = (uint32_t) n->data.args[1];
+        uint32_t min_complete = (uint32_t) n->data.args[2];
+        uint32_t flags = (uint32_t) n->data.args[3];
+        uint64_t argp = n->data.args[4], argsz = n->data.args[5];
+        struct io_ring_ctx *ctx = NULL;
+        int ret = 0, r;
+
+        if (flags & ~ENTER_FLAGS) {
+                client_respond(c, n->id, 0, -EINVAL);
+                return;
+        }
+        if (flags & IORING_ENTER_REGISTERED_RING) {
+                /* Ring fds are never registered with uringd. */
+                client_respond(c, n->id, 0, (unsigned) fd >= URINGD_IO_RINGFD_REG_MAX ? -EINVAL : -EBADF);
+                return;
+        }
+        r = io_ring_get(c->manager, t, fd, &ctx);
+        if (r < 0) {
+                client_respond(c, n->id, 0, r);
+                return;
+        }
+
+        if (to_submit) {
+                ret = io_submit_sqes(ctx, t, to_submit);
+                if ((uint32_t) ret != to_submit)
+                        goto out;
+        }
+        if (flags & IORING_ENTER_GETEVENTS) {
+                struct ext_arg ext;
+                int ret2;
+
+                r = io_get_ext_arg(t, flags, argp, argsz, &ext);
+                if (r < 0)
+                        ret2 = r;
+                else if (io_cqring_wait(c, n, ctx, min_complete, &ext, ret, &ret2) > 0) {
+                        io_ring_ctx_unref(ctx);
+                        return; /* answered by the waiter */
+                }
+                if (!ret)
+                        ret = ret2;
+        }
+out:
+        client_respond(c, n->id, ret >= 0 ? ret : 0, ret < 0 ? ret : 0);
+        io_ring_ctx_unref(ctx);
+}

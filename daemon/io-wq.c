@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "io-wq.h"
+#include "req.h"
+#include "submit.h"
+#include "uringd/list.h"
+#include "uringd/macro.h"
+
+#define IO_WQ_IDLE_TIMEOUT_SEC 5
+#define IO_WQ_CANCEL_SIGNAL SIGUSR1
+
+struct io_worker {
+        struct list_head node;
+        struct io_wq *wq;
+        pthread_t thread;
+        int acct;
+        bool running;           /* inside a request: may need a signal */
+};
+
+struct io_wq_acct {
+        struct list_head work;
+        unsigned nr_workers, nr_idle, max_workers;
+        pthread_cond_t cond;
+};
+
+struct io_wq {
+        pthread_mutex_t lock;
+        struct io_wq_acct acct[IO_WQ_ACCT_NR];
+        struct list_head workers;
+        bool exiting;
+        unsigned refs;          /* creator + each worker; under lock */
+};
+
+static void io_wq_put_locked(struct io_wq *wq, bool *ret_free) {
+        *ret_free = --wq->refs == 0;
+}
+
+static void io_wq_free(struct io_wq *wq) {
+        for (int i = 0; i < IO_WQ_ACCT_NR; i++)
+                pthread_cond_destroy(&wq->acct[i].cond);
+        pthread_mutex_destroy(&wq->lock);
+        free(wq);
+}
+
+struct io_wq *io_wq_create(unsigned bounded_max, unsigned unbounded_max) {
+        struct io_wq *wq = calloc(1, sizeof(*wq));
+        if (!wq)
+                return NULL;
+        pthread_mutex_init(&wq->lock, NULL);
+        list_init(&wq->workers);
+        for (int i = 0; i < IO_WQ_ACCT_NR; i++) {
+                list_init(&wq->acct[i].work);
+                pthread_cond_init(&wq->acct[i].cond, NULL);
+        }
+        wq->acct[IO_WQ_ACCT_BOUND].max_workers = MAX(bounded_max, 1U);
+        wq->acct[IO_WQ_ACCT_UNBOUND].max_workers = MAX(unbounded_max, 1U);
+        wq->refs = 1;
+        return wq;
+}
+
+static void *io_wq_worker(void *arg) {
+        struct io_worker *w = arg;
+        struct io_wq *wq = w->wq;
+        struct io_wq_acct *acct = &wq->acct[w->acct];
+        sigset_t unblock;
+        bool free_wq;
+
+        /* Only this signal may interrupt a worker's blocking syscall. */
+        sigemptyset(&unblock);
+        sigaddset(&unblock, IO_WQ_CANCEL_SIGNAL);
+        pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+
+        pthread_mutex_lock(&wq->lock);
+        for (;;) {
+                while (list_empty(&acct->work) && !wq->exiting) {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_sec += IO_WQ_IDLE_TIMEOUT_SEC;
+                        acct->nr_idle++;
+                        int r = pthread_cond_timedwait(&acct->cond, &wq->lock, &ts);
+                        acct->nr_idle--;
+                        if (r == ETIMEDOUT && list_empty(&acct->work))
+                                goto out;
+                }
+                if (list_empty(&acct->work))
+                        break; /* exiting */
+
+                struct io_kiocb *req = list_first_entry(&acct->work, struct io_kiocb, work_node);
+                list_del_init(&req->work_node);
+                w->running = true;
+                pthread_mutex_unlock(&wq->lock);
+
+                io_wq_submit_work(req);
+
+                pthread_mutex_lock(&wq->lock);
+                w->running = false;
+        }
+out:
+        acct->nr_workers--;
+        list_del_init(&w->node);
+        io_wq_put_locked(wq, &free_wq);
+        pthread_mutex_unlock(&wq->lock);
+        if (free_wq)
+                io_wq_free(wq);
+        free(w);
+        return NULL;
+}
+
+/* Under lock. */
+static int io_wq_create_worker(struct io_wq *wq, int acct) {
+        struct io_worker *w = calloc(1, sizeof(*w));
+        pthread_attr_t attr;
+        int r;
+
+        if (!w)
+                return -ENOMEM;
+        w->wq = wq;
+        w->acct = acct;
+
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        r = pthread_create(&w->thread, &attr, io_wq_worker, w);
+        pthread_attr_destroy(&attr);
+        if (r != 0) {
+                free(w);
+                return -r;
+        }
+        list_add_tail(&w->node, &wq->workers);
+        wq->acct[acct].nr_workers++;
+        wq->refs++;
+        return 0;
+}
+
+int io_wq_enqueue(struct io_wq *wq, struct io_kiocb *req, int acct_idx) {
+        struct io_wq_acct *acct = &wq->acct[acct_idx];
+        int r = 0;
+
+        pthread_mutex_lock(&wq->lock);
+        if (wq->exiting) {
+                pthread_mutex_unlock(&wq->lock);
+                return -ECANCELED;
+        }
+        list_add_tail(&req->work_node, &acct->work);
+        if (acct->nr_idle > 0)
+                pthread_cond_signal(&acct->cond);
+        else if (acct->nr_workers < acct->max_workers) {
+                r = io_wq_create_worker(wq, acct_idx);
+                if (r < 0 && acct->nr_workers > 0)
+                        r = 0; /* a running worker will get to it */
+                if (r < 0)
+                        list_del_init(&req->work_node);
+        }
+        pthread_mutex_unlock(&wq->lock);
+        return r;
+}
+
+void io_wq_exit(struct io_wq *wq) {
+        struct list_head cancelled;
+        struct io_worker *w;
+        bool free_wq;
+
+        list_init(&cancelled);
+        pthread_mutex_lock(&wq->lock);
+        wq->exiting = true;
+        for (int i = 0; i < IO_WQ_ACCT_NR; i++) {
+                list_splice_tail_init(&wq->acct[i].work, &cancelled);
+                pthread_cond_broadcast(&wq->acct[i].cond);
+        }
+        list_for_each_entry(w, &wq->workers, node)
+                if (w->running)
+                        pthread_kill(w->thread, IO_WQ_CANCEL_SIGNAL);
+        io_wq_put_locked(wq, &free_wq);
+        pthread_mutex_unlock(&wq->lock);
+
+        struct io_kiocb *req, *n;
+        list_for_each_entry_safe(req, n, &cancelled, work_node) {
+                list_del_init(&req->work_node);
+                io_req_set_res(req, -ECANCELED, 0);
+                io_req_complete(req, true);
+        }
+        if (free_wq)
+                io_wq_free(wq);
+}
+
+static void io_wq_cancel_handler(int sig) {
+        /* Nothing: being delivered is the point, it makes syscalls EINTR. */
+}
+
+int io_wq_init_signals(void) {
+        struct sigaction sa = { .sa_handler = io_wq_cancel_handler };
+        sigset_t block;
+
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(IO_WQ_CANCEL_SIGNAL, &sa, NULL) < 0)
+                return negative_errno();
+        /* Blocked everywhere but in workers. */
+        sigemptyset(&block);
+        sigaddset(&block, IO_WQ_CANCEL_SIGNAL);
+        return -pthread_sigmask(SIG_BLOCK, &block, NULL);
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * io-wq: the worker pool that runs requests which would block the event
+ * loop, as io_uring/io-wq.c. Two accounts: bounded work (regular files and
+ * block devices, which finish) with at most min(sq_entries, 4 * CPUs)
+ * workers, and unbounded work (pipes, sockets, ttys: may block forever) with
+ * a larger cap. Workers are created on demand and exit after an idle period.
+ */
+
+#include <stdbool.h>
+
+struct io_kiocb;
+struct io_wq;
+
+enum {
+        IO_WQ_ACCT_BOUND,
+        IO_WQ_ACCT_UNBOUND,
+        IO_WQ_ACCT_NR,
+};
+
+struct io_wq *io_wq_create(unsigned bounded_max, unsigned unbounded_max);
+
+/* Queue @req on @acct. Returns 0 or -ENOMEM/-EAGAIN when no worker could be
+ * started and none runs. */
+int io_wq_enqueue(struct io_wq *wq, struct io_kiocb *req, int acct);
+
+/* Stop accepting work, cancel what is queued (completed with -ECANCELED),
+ * interrupt running workers, and drop the creator's reference. Workers free
+ * the pool when the last one leaves. */
+void io_wq_exit(struct io_wq *wq);
+
+/* Installed once at start-up: the signal that interrupts a blocked worker. */
+int io_wq_init_signals(void);

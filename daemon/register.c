@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * io_uring_register(): the operations uringd implements; the rest answer
+ * -EINVAL, as a kernel that predates them would.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "eventfd.h"
+#include "opdef.h"
+#include "register.h"
+#include "ring.h"
+#include "rsrc.h"
+#include "task.h"
+#include "uringd-proto.h"
+#include "uringd/compat.h"
+#include "uringd/macro.h"
+
+#define IORING_REGISTER_USE_REGISTERED_RING (1U << 31)
+#define PROBE_MAX_ARGS 256
+
+bool io_uring_register_is_probe(const struct seccomp_notif *n) {
+        return (int) (uint32_t) n->data.args[0] == -1 &&
+               (uint32_t) n->data.args[1] == URINGD_PROBE_OPCODE &&
+               n->data.args[2] == URINGD_PROBE_COOKIE &&
+               (uint32_t) n->data.args[3] == URINGD_PROTO_VERSION;
+}
+
+/* IORING_REGISTER_PROBE, answered from the opcode table. */
+static int io_probe(struct io_task *t, uint64_t arg, unsigned nr_args) {
+        struct io_uring_probe *p;
+        size_t size;
+        int r;
+
+        if (nr_args > URINGD_IORING_OP_LAST)
+                nr_args = URINGD_IORING_OP_LAST;
+        size = sizeof(*p) + nr_args * sizeof(struct io_uring_probe_op);
+        p = calloc(1, size);
+        if (!p)
+                return -ENOMEM;
+        r = io_task_read(t, p, arg, size);
+        if (r < 0)
+                goto out;
+        /* The app must hand in a zeroed structure. */
+        for (size_t i = 0; i < size; i++)
+                if (((uint8_t *) p)[i]) {
+                        r = -EINVAL;
+                        goto out;
+                }
+        p->last_op = URINGD_IORING_OP_LAST - 1;
+        for (unsigned i = 0; i < nr_args; i++) {
+                p->ops[i].op = (uint8_t) i;
+                if (io_op_supported(i))
+                        p->ops[i].flags = IO_URING_OP_SUPPORTED;
+        }
+        p->ops_len = (uint8_t) nr_args;
+        r = io_task_write(t, arg, p, size);
+out:
+        free(p);
+        return r < 0 ? (r == -EFAULT ? -EFAULT : r) : 0;
+}
+
+static int __io_uring_register(struct io_ring_ctx *ctx, struct io_task *t, unsigned opcode, uint64_t arg,
+                               unsigned nr_args) {
+        switch (opcode) {
+        case IORING_REGISTER_BUFFERS:
+                if (!arg)
+                        return -EFAULT;
+                return io_sqe_buffers_register(ctx, t, arg, nr_args);
+        case IORING_UNREGISTER_BUFFERS:
+                if (arg || nr_args)
+                        return -EINVAL;
+                return io_sqe_buffers_unregister(ctx);
+        case IORING_REGISTER_FILES:
+                return io_sqe_files_register(ctx, t, arg, nr_args);
+        case IORING_UNREGISTER_FILES:
+                if (arg || nr_args)
+                        return -EINVAL;
+                return io_sqe_files_unregister(ctx);
+        case IORING_REGISTER_FILES_UPDATE:
+                return io_register_files_update(ctx, t, arg, nr_args);
+        case IORING_REGISTER_EVENTFD:
+        case IORING_REGISTER_EVENTFD_ASYNC:
+                return io_eventfd_register(ctx, t, arg, nr_args, opcode == IORING_REGISTER_EVENTFD_ASYNC);
+        case IORING_UNREGISTER_EVENTFD:
+                if (arg || nr_args)
+                        return -EINVAL;
+                return io_eventfd_unregister(ctx);
+        case IORING_REGISTER_PROBE:
+                if (!arg || nr_args > PROBE_MAX_ARGS)
+                        return -EINVAL;
+                return io_probe(t, arg, nr_args);
+        default:
+                return -EINVAL;
+        }
+}
+
+void io_uring_register_handler(struct client *c, const struct seccomp_notif *n, struct io_task *t) {
+        int fd = (int) (uint32_t) n->data.args[0];
+        unsigned opcode = (uint32_t) n->data.args[1];
+        uint64_t arg = n->data.args[2];
+        unsigned nr_args = (uint32_t) n->data.args[3];
+        bool use_registered_ring = opcode & IORING_REGISTER_USE_REGISTERED_RING;
+        struct io_ring_ctx *ctx;
+        int r;
+
+        opcode &= ~IORING_REGISTER_USE_REGISTERED_RING;
+        if (opcode >= URINGD_IORING_REGISTER_LAST || fd == -1) {
+                /* fd -1: the kernel's "blind" operations, none of which we have. */
+                client_respond(c, n->id, 0, -EINVAL);
+                return;
+        }
+        if (use_registered_ring) {
+                client_respond(c, n->id, 0, (unsigned) fd >= URINGD_IO_RINGFD_REG_MAX ? -EINVAL : -EBADF);
+                return;
+        }
+        r = io_ring_get(c->manager, t, fd, &ctx);
+        if (r < 0) {
+                client_respond(c, n->id, 0, r);
+                return;
+        }
+        r = __io_uring_register(ctx, t, opcode, arg, nr_args);
+        client_respond(c, n->id, r >= 0 ? r : 0, r < 0 ? r : 0);
+        io_ring_ctx_unref(ctx);
+}

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+#include <stdbool.h>
+#include <linux/seccomp.h>
+struct client;
+struct io_task;
+/* Is this the shim's probe call (see proto/uringd-proto.h)? */
+bool io_uring_register_is_probe(const struct seccomp_notif *n);
+void io_uring_register_handler(struct client *c, const struct seccomp_notif *n, struct io_task *t);

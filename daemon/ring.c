@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Ring memory and the completion queue. See ring.h for the barrier contract.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "enter.h"
+#include "eventfd.h"
+#include "io-wq.h"
+#include "manager.h"
+#include "ring.h"
+#include "task.h"
+#include "uringd/macro.h"
+
+/* Past this many CQEs waiting in the overflow list, further CQEs are dropped
+ * and counted (the kernel drops when its allocation fails). Bounds the
+ * memory a ring whose app never reaps can make us hold. */
+#define IO_OVERFLOW_MAX 65536U
+
+static void *map_region(int fd, off_t off, size_t size) {
+        void *p = mmap(NULL, ring_page_align(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, off);
+        return p == MAP_FAILED ? NULL : p;
+}
+
+static void unmap_region(void *p, size_t size) {
+        if (p)
+                munmap(p, ring_page_align(size));
+}
+
+static void io_ring_ctx_free(struct io_ring_ctx *ctx) {
+        struct io_overflow_cqe *o, *n;
+
+        list_for_each_entry_safe(o, n, &ctx->overflow_list, node)
+                free(o);
+        io_eventfd_free(ctx->ev_fd);
+        io_rsrc_files_free(&ctx->files);
+        io_rsrc_bufs_free(&ctx->bufs);
+        unmap_region(ctx->sq_region, ctx->layout.sq_region_size);
+        unmap_region(ctx->cq_region, ctx->layout.cq_region_size);
+        unmap_region(ctx->sqes_region, ctx->layout.sqes_size);
+        safe_close(ctx->memfd);
+        pthread_mutex_destroy(&ctx->completion_lock);
+        free(ctx);
+}
+
+struct io_ring_ctx *io_ring_ctx_ref(struct io_ring_ctx *ctx) {
+        __atomic_add_fetch(&ctx->refs, 1, __ATOMIC_RELAXED);
+        return ctx;
+}
+
+void io_ring_ctx_unref(struct io_ring_ctx *ctx) {
+        if (ctx && __atomic_sub_fetch(&ctx->refs, 1, __ATOMIC_ACQ_REL) == 0)
+                io_ring_ctx_free(ctx);
+}
+
+int io_ring_ctx_new(struct manager *m, struct io_uring_params *p, struct io_ring_ctx **ret) {
+        struct io_ring_ctx *ctx;
+        struct stat st;
+        char path[64];
+        int r;
+
+        ctx = calloc(1, sizeof(*ctx));
+        if (!ctx)
+                return -ENOMEM;
+        ctx->refs = 1;
+        ctx->manager = m;
+        ctx->memfd = -1;
+        ctx->inotify_wd = -1;
+        ctx->flags = p->flags;
+        list_init(&ctx->waiters);
+        list_init(&ctx->overflow_list);
+        list_init(&ctx->wake_node);
+        pthread_mutex_init(&ctx->completion_lock, NULL);
+        ring_layout_compute(p, &ctx->layout);
+        ctx->sq_mask = ctx->layout.sq_entries - 1;
+        ctx->cq_mask = ctx->layout.cq_entries - 1;
+
+        ctx->memfd = memfd_create("uringd-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (ctx->memfd < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        if (ftruncate(ctx->memfd, (off_t) ctx->layout.file_size) < 0 ||
+            fcntl(ctx->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0 ||
+            fstat(ctx->memfd, &st) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        ctx->ino = st.st_ino;
+
+        ctx->sq_region = map_region(ctx->memfd, IORING_OFF_SQ_RING, ctx->layout.sq_region_size);
+        ctx->cq_region = map_region(ctx->memfd, IORING_OFF_CQ_RING, ctx->layout.cq_region_size);
+        ctx->sqes_region = map_region(ctx->memfd, IORING_OFF_SQES, ctx->layout.sqes_size);
+        if (!ctx->sq_region || !ctx->cq_region || !ctx->sqes_region) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        uint8_t *sq = ctx->sq_region, *cq = ctx->cq_region;
+        ctx->sq_head = (uint32_t *) (sq + SQ_OFF_HEAD);
+        ctx->sq_tail = (uint32_t *) (sq + SQ_OFF_TAIL);
+        ctx->sq_flags = (uint32_t *) (sq + SQ_OFF_FLAGS);
+        ctx->sq_dropped = (uint32_t *) (sq + SQ_OFF_DROPPED);
+        ctx->sq_array = (uint32_t *) (sq + SQ_OFF_ARRAY);
+        ctx->cq_head = (uint32_t *) (cq + CQ_OFF_HEAD);
+        ctx->cq_tail = (uint32_t *) (cq + CQ_OFF_TAIL);
+        ctx->cq_overflow = (uint32_t *) (cq + CQ_OFF_OVERFLOW);
+        ctx->cq_flags = (uint32_t *) (cq + CQ_OFF_FLAGS);
+        ctx->cqes = (struct io_uring_cqe *) (cq + CQ_OFF_CQES);
+        ctx->sqes = ctx->sqes_region;
+
+        *(uint32_t *) (sq + SQ_OFF_RING_MASK) = ctx->sq_mask;
+        *(uint32_t *) (sq + SQ_OFF_RING_ENTRIES) = ctx->layout.sq_entries;
+        *(uint32_t *) (cq + CQ_OFF_RING_MASK) = ctx->cq_mask;
+        *(uint32_t *) (cq + CQ_OFF_RING_ENTRIES) = ctx->layout.cq_entries;
+
+        /* Fires when the last writable description of the inode other than
+         * our own goes: the app's fds and mappings, in every process. */
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", ctx->memfd);
+        ctx->inotify_wd = inotify_add_watch(m->inotify_fd, path, IN_CLOSE_WRITE);
+        if (ctx->inotify_wd < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+
+        *ret = ctx;
+        return 0;
+fail:
+        if (ctx->inotify_wd >= 0)
+                inotify_rm_watch(m->inotify_fd, ctx->inotify_wd);
+        io_ring_ctx_free(ctx);
+        return r;
+}
+
+int io_ring_open_app_fd(struct io_ring_ctx *ctx) {
+        char path[64];
+
+        /* A description of its own: its release (last fd, last mapping, in
+         * every process) is what inotify reports. */
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", ctx->memfd);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+void io_ring_ctx_kill(struct io_ring_ctx *ctx) {
+        if (ctx->dead)
+                return;
+        ctx->dead = true;
+
+        io_cqring_wake_all(ctx);
+        if (ctx->wq) {
+                io_wq_exit(ctx->wq);
+                ctx->wq = NULL;
+        }
+        if (ctx->inotify_wd >= 0) {
+                inotify_rm_watch(ctx->manager->inotify_fd, ctx->inotify_wd);
+                ctx->inotify_wd = -1;
+        }
+        manager_ring_remove(ctx->manager, ctx);
+        io_ring_ctx_unref(ctx);
+}
+
+static uint32_t cq_free_slots(struct io_ring_ctx *ctx) {
+        uint32_t head = smp_load_acquire_u32(ctx->cq_head);
+        uint32_t used = ctx->cached_cq_tail - head;
+
+        /* A head the app moved past our tail, or too far back, means the
+         * ring is corrupt: treat it as full so nothing is overwritten. */
+        if (used > ctx->layout.cq_entries)
+                return 0;
+        return ctx->layout.cq_entries - used;
+}
+
+static void cqe_fill(struct io_ring_ctx *ctx, const struct io_uring_cqe *src) {
+        struct io_uring_cqe *cqe = &ctx->cqes[ctx->cached_cq_tail & ctx->cq_mask];
+        *cqe = *src;
+        ctx->cached_cq_tail++;
+}
+
+static void sq_flags_set(struct io_ring_ctx *ctx, uint32_t bits) {
+        __atomic_fetch_or(ctx->sq_flags, bits, __ATOMIC_RELEASE);
+}
+
+static void sq_flags_clear(struct io_ring_ctx *ctx, uint32_t bits) {
+        __atomic_fetch_and(ctx->sq_flags, ~bits, __ATOMIC_RELEASE);
+}
+
+/* Under completion_lock. */
+static void __io_cqring_overflow_flush(struct io_ring_ctx *ctx) {
+        struct io_overflow_cqe *o, *n;
+        bool moved = false;
+
+        list_for_each_entry_safe(o, n, &ctx->overflow_list, node) {
+                if (cq_free_slots(ctx) == 0)
+                        break;
+                cqe_fill(ctx, &o->cqe);
+                list_del_init(&o->node);
+                free(o);
+                ctx->nr_overflow--;
+                moved = true;
+        }
+        if (moved)
+                smp_store_release_u32(ctx->cq_tail, ctx->cached_cq_tail);
+        if (list_empty(&ctx->overflow_list))
+                sq_flags_clear(ctx, IORING_SQ_CQ_OVERFLOW);
+}
+
+void io_cqring_overflow_flush(struct io_ring_ctx *ctx) {
+        if (!__atomic_load_n(&ctx->nr_overflow, __ATOMIC_RELAXED))
+                return;
+        pthread_mutex_lock(&ctx->completion_lock);
+        __io_cqring_overflow_flush(ctx);
+        pthread_mutex_unlock(&ctx->completion_lock);
+}
+
+void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async) {
+        struct io_uring_cqe cqe = { .user_data = user_data, .res = res, .flags = cflags };
+
+        pthread_mutex_lock(&ctx->completion_lock);
+        /* Once anything overflowed, later CQEs queue behind it: order kept. */
+        if (list_empty(&ctx->overflow_list) && cq_free_slots(ctx) > 0) {
+                cqe_fill(ctx, &cqe);
+                smp_store_release_u32(ctx->cq_tail, ctx->cached_cq_tail);
+        } else if (ctx->nr_overflow < IO_OVERFLOW_MAX) {
+                struct io_overflow_cqe *o = malloc(sizeof(*o));
+                if (o) {
+                        o->cqe = cqe;
+                        list_add_tail(&o->node, &ctx->overflow_list);
+                        ctx->nr_overflow++;
+                        sq_flags_set(ctx, IORING_SQ_CQ_OVERFLOW);
+                } else
+                        goto drop;
+        } else {
+drop:
+                write_once_u32(ctx->cq_overflow, read_once_u32(ctx->cq_overflow) + 1);
+                ctx->cq_dropped = true;
+        }
+        io_eventfd_mark(ctx, async);
+        pthread_mutex_unlock(&ctx->completion_lock);
+
+        manager_queue_wake(ctx->manager, ctx);
+}
+
+uint32_t io_cqring_events(struct io_ring_ctx *ctx) {
+        /* Our own copy of the tail: the app can scribble on the shared one. */
+        uint32_t tail = __atomic_load_n(&ctx->cached_cq_tail, __ATOMIC_ACQUIRE);
+        uint32_t head = smp_load_acquire_u32(ctx->cq_head);
+        uint32_t n = tail - head;
+        return MIN(n, ctx->layout.cq_entries);
+}
+
+bool io_cqring_take_dropped(struct io_ring_ctx *ctx) {
+        bool dropped;
+
+        pthread_mutex_lock(&ctx->completion_lock);
+        dropped = ctx->cq_dropped;
+        ctx->cq_dropped = false;
+        pthread_mutex_unlock(&ctx->completion_lock);
+        return dropped;
+}
+
+int io_ring_get(struct manager *m, struct io_task *t, int fd, struct io_ring_ctx **ret) {
+        struct io_ring_ctx *ctx;
+        struct stat st;
+        int dfd, r = 0;
+
+        dfd = io_task_getfd(t, fd);
+        if (dfd < 0)
+                return -EBADF;
+        if (fstat(dfd, &st) < 0)
+                r = -EBADF;
+        else if (!(ctx = manager_ring_by_ino(m, st.st_ino)) || ctx->dead)
+                r = -EOPNOTSUPP;
+        else
+                *ret = io_ring_ctx_ref(ctx);
+        /* If the app closed its last fd meanwhile, this close is the final
+         * one and inotify reports it: correct, and we hold a reference. */
+        safe_close(dfd);
+        return r;
+}

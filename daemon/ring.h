@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * A ring: the daemon's io_ring_ctx.
+ *
+ * The barrier contract of the shared rings (the same as the kernel's):
+ *  - The app produces SQEs and release-stores the SQ tail; we acquire-load
+ *    the tail, read each SQE once into private memory, and release-store
+ *    the SQ head when the batch is consumed.
+ *  - We write CQEs and release-store the CQ tail; the app acquire-loads it,
+ *    consumes, and release-stores the CQ head, which we acquire-load before
+ *    reusing a slot.
+ *  - sq_flags bits (IORING_SQ_CQ_OVERFLOW) are set and cleared atomically;
+ *    the app only reads them.
+ * Nothing the app writes into the memfd is trusted: indexes are masked,
+ * counts are clamped, and the memfd is sealed against resizing so that a
+ * hostile app cannot make us fault.
+ *
+ * Threads: submission, registration and waiting run on the event loop
+ * thread. Completions are posted from any thread under completion_lock.
+ */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/io_uring.h>
+
+#include "layout.h"
+#include "rsrc.h"
+#include "uringd/list.h"
+
+struct manager;
+struct io_wq;
+struct io_ev_fd;
+
+struct io_overflow_cqe {
+        struct list_head node;
+        struct io_uring_cqe cqe;
+};
+
+struct io_ring_ctx {
+        int refs;                       /* atomic: registry + requests + users */
+        struct manager *manager;
+        uint64_t ino;                   /* the memfd's inode: our ring's identity */
+        int memfd;                      /* the daemon's own description */
+        int inotify_wd;
+        bool dead;                      /* the app's last fd and mapping are gone */
+
+        uint32_t flags;                 /* IORING_SETUP_* */
+        struct ring_layout layout;
+        uint32_t sq_mask, cq_mask;
+
+        /* The shared regions, mapped in the daemon. */
+        void *sq_region, *cq_region, *sqes_region;
+        uint32_t *sq_head, *sq_tail, *sq_flags, *sq_dropped, *sq_array;
+        uint32_t *cq_head, *cq_tail, *cq_overflow, *cq_flags;
+        struct io_uring_cqe *cqes;
+        struct io_uring_sqe *sqes;
+
+        /* Submission side (event loop only). */
+        uint32_t cached_sq_head;
+        struct io_rsrc_files files;
+        struct io_rsrc_bufs bufs;
+        struct list_head waiters;       /* struct io_waiter, see enter.c */
+        unsigned nr_waiters;
+
+        /* Completion side, under completion_lock. */
+        pthread_mutex_t completion_lock;
+        uint32_t cached_cq_tail;
+        struct list_head overflow_list;
+        unsigned nr_overflow;
+        bool cq_dropped;                /* a CQE was lost: report -EBADR once */
+        struct io_ev_fd *ev_fd;
+        unsigned inflight;              /* requests issued, not yet completed */
+
+        struct io_wq *wq;               /* created on first punt */
+
+        /* Event-loop wake-up after completions posted by other threads. */
+        struct list_head wake_node;
+        bool wake_queued;               /* under manager->wake_lock */
+};
+
+/* Create a ring for validated @p (layout filled in @p). Returns 0 or -errno. */
+int io_ring_ctx_new(struct manager *m, struct io_uring_params *p, struct io_ring_ctx **ret);
+struct io_ring_ctx *io_ring_ctx_ref(struct io_ring_ctx *ctx);
+void io_ring_ctx_unref(struct io_ring_ctx *ctx);
+
+/* The app's last reference is gone: stop everything, drop the registry's
+ * reference. Event loop only. */
+void io_ring_ctx_kill(struct io_ring_ctx *ctx);
+
+/* Open a new description of the ring's memfd for the app (O_RDWR|O_CLOEXEC). */
+int io_ring_open_app_fd(struct io_ring_ctx *ctx);
+
+/*
+ * Post one CQE. Takes completion_lock. Lands in the CQ when there is room,
+ * else in the overflow list (IORING_FEAT_NODROP) or, past our overflow limit,
+ * is dropped and counted. Publishes the tail, signals the registered eventfd,
+ * and arranges for waiters to be checked. @async: posted from an io-wq worker
+ * (matters for EVENTFD_ASYNC).
+ */
+void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async);
+
+/* Move overflowed CQEs into the CQ while it has room. Takes the lock. */
+void io_cqring_overflow_flush(struct io_ring_ctx *ctx);
+
+/* CQEs visible to the app now (tail - head, clamped to the ring size). */
+uint32_t io_cqring_events(struct io_ring_ctx *ctx);
+
+/* Test-and-clear the "a CQE was dropped" condition. */
+bool io_cqring_take_dropped(struct io_ring_ctx *ctx);
+
+/* Release/acquire helpers for the shared words. */
+static inline uint32_t smp_load_acquire_u32(const uint32_t *p) {
+        return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline void smp_store_release_u32(uint32_t *p, uint32_t v) {
+        __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static inline uint32_t read_once_u32(const uint32_t *p) {
+        return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+static inline void write_once_u32(uint32_t *p, uint32_t v) {
+        __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+struct io_task;
+
+/* The ring behind the app's fd @fd: -EBADF when the task has no such fd,
+ * -EOPNOTSUPP when it is not one of our rings. Returns a reference. */
+int io_ring_get(struct manager *m, struct io_task *t, int fd, struct io_ring_ctx **ret);

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The request core: consume SQEs, init/prep/issue requests, punt to io-wq,
+ * complete. The kernel's io_uring.c submission and completion paths. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct io_kiocb;
+struct io_ring_ctx;
+struct io_task;
+
+/*
+ * Consume up to @nr SQEs (clamped to what the app queued) on behalf of @task.
+ * Returns the number consumed, the failing SQE included (its error goes in
+ * its CQE); an invalid SQ index is dropped, counted in sq_dropped and ends
+ * the batch. Event loop only.
+ */
+int io_submit_sqes(struct io_ring_ctx *ctx, struct io_task *task, uint32_t nr);
+
+/* Post req->res as its CQE and free it. Any thread. */
+void io_req_complete(struct io_kiocb *req, bool async);
+
+/* Run a punted request on an io-wq worker, blocking allowed. */
+void io_wq_submit_work(struct io_kiocb *req);

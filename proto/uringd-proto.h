@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The wire protocol between the preload shim and uringd.
+ *
+ * Transport: an AF_UNIX SOCK_SEQPACKET socket, one message per packet. Every
+ * message starts with the same 16-byte header, whose layout is frozen for all
+ * versions so that any peer can read the version and answer a mismatch with
+ * a readable URINGD_MSG_ERROR. All fields are fixed-width and in host byte
+ * order (the two ends share a kernel); every reserved field must be zero, and
+ * a message whose size does not match its type exactly is rejected.
+ *
+ * The exchange (version 1):
+ *   shim   -> daemon  HELLO              (version check)
+ *   daemon -> shim    HELLO_REPLY        (status, daemon's features)
+ *   shim   -> daemon  ATTACH + SCM_RIGHTS(seccomp listener fd)
+ *   daemon -> shim    ATTACH_REPLY       (status)
+ * after which the shim proves the path with the probe call below. Any
+ * rejected message is answered with ERROR and the connection closed.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define URINGD_PROTO_MAGIC 0x646e7275U /* "urnd" in memory order */
+#define URINGD_PROTO_VERSION 1
+
+/* Largest message of any version this code understands. */
+#define URINGD_MSG_MAX_SIZE 256
+
+enum uringd_msg_type {
+        URINGD_MSG_HELLO = 1,
+        URINGD_MSG_HELLO_REPLY = 2,
+        URINGD_MSG_ATTACH = 3,
+        URINGD_MSG_ATTACH_REPLY = 4,
+        URINGD_MSG_ERROR = 5,
+        /* 16..31 are reserved for trap mode's forwarded syscalls. */
+        _URINGD_MSG_TYPE_MAX,
+};
+
+struct uringd_msg_header {
+        uint32_t magic;
+        uint16_t version;
+        uint16_t type;
+        uint32_t size;     /* whole message, header included */
+        uint32_t reserved; /* must be 0 */
+};
+
+struct uringd_msg_hello {
+        struct uringd_msg_header hdr;
+        uint32_t pid;      /* sender's pid in its own namespace: for logs only */
+        uint32_t flags;    /* must be 0 */
+        uint64_t reserved[2];
+};
+
+/* Feature bits a daemon announces in HELLO_REPLY. */
+#define URINGD_FEATURE_NOTIFY (1ULL << 0) /* serves USER_NOTIF listeners */
+#define URINGD_FEATURES_ALL URINGD_FEATURE_NOTIFY
+
+struct uringd_msg_hello_reply {
+        struct uringd_msg_header hdr;
+        int32_t status;    /* 0 or -errno */
+        uint32_t reserved0;
+        uint64_t features; /* URINGD_FEATURE_* */
+        uint64_t reserved[2];
+};
+
+enum uringd_attach_mode {
+        URINGD_ATTACH_NOTIFY = 1, /* one fd rides along: the seccomp listener */
+};
+
+struct uringd_msg_attach {
+        struct uringd_msg_header hdr;
+        uint32_t mode;     /* enum uringd_attach_mode */
+        uint32_t flags;    /* must be 0 */
+        uint64_t reserved[2];
+};
+
+struct uringd_msg_attach_reply {
+        struct uringd_msg_header hdr;
+        int32_t status;    /* 0 or -errno */
+        uint32_t reserved0;
+        uint64_t reserved[2];
+};
+
+#define URINGD_ERROR_MESSAGE_MAX 120
+
+/* Layout frozen for every version: a peer of any version can decode it. */
+struct uringd_msg_error {
+        struct uringd_msg_header hdr; /* hdr.version: the sender's version */
+        int32_t error;     /* -errno */
+        uint16_t min_version, max_version; /* versions the sender speaks */
+        char message[URINGD_ERROR_MESSAGE_MAX]; /* NUL-terminated */
+};
+
+_Static_assert(sizeof(struct uringd_msg_header) == 16, "header layout");
+_Static_assert(sizeof(struct uringd_msg_hello) == 40, "hello layout");
+_Static_assert(sizeof(struct uringd_msg_hello_reply) == 48, "hello_reply layout");
+_Static_assert(sizeof(struct uringd_msg_attach) == 40, "attach layout");
+_Static_assert(sizeof(struct uringd_msg_attach_reply) == 40, "attach_reply layout");
+_Static_assert(sizeof(struct uringd_msg_error) == 144, "error layout");
+
+/*
+ * The probe: a call that only uringd answers with a positive value. The kernel
+ * answers any register call on fd -1 with a negative errno.
+ *   syscall(__NR_io_uring_register, -1, URINGD_PROBE_OPCODE,
+ *           (void *) URINGD_PROBE_COOKIE, URINGD_PROTO_VERSION)
+ * returns URINGD_PROBE_ANSWER when uringd serves this process.
+ */
+#define URINGD_PROBE_OPCODE 0x75726400U
+#define URINGD_PROBE_COOKIE 0x75726e67642d7072ULL
+#define URINGD_PROBE_ANSWER 0x7572
+
+/* Environment: where the daemon listens, and debug output of the shim. */
+#define URINGD_ENV_SOCKET "URINGD_SOCKET"
+#define URINGD_ENV_DEBUG "URINGD_DEBUG"
+#define URINGD_ENV_DISABLE "URINGD_DISABLE"
+
+/* Default socket: $XDG_RUNTIME_DIR/uringd/socket. */
+#define URINGD_SOCKET_DIR "uringd"
+#define URINGD_SOCKET_NAME "socket"
+
+/* Initialise a header for a message of @type and @size. */
+void uringd_msg_init(struct uringd_msg_header *hdr, uint16_t type, uint32_t size);
+
+/* Expected size of a version-1 message of @type, or 0 for unknown types. */
+size_t uringd_msg_size(uint16_t type);
+
+/*
+ * Validate a received packet of @len bytes: header, version, size and every
+ * reserved field of its type. Returns 0, or a negative errno:
+ *   -EBADMSG        wrong magic, truncated, size mismatch, reserved bits set
+ *   -EPROTONOSUPPORT another protocol version (header otherwise sound)
+ *   -EOPNOTSUPP     unknown message type
+ * On failure *ret_reason, when given, points at a static description.
+ */
+int uringd_msg_validate(const void *buf, size_t len, const char **ret_reason);
+
+/* Fill an ERROR message. @fmt may be NULL. */
+void uringd_msg_error_init(struct uringd_msg_error *m, int error, const char *message);
+
+/* Resolve the socket path: $URINGD_SOCKET, else $XDG_RUNTIME_DIR/uringd/socket,
+ * else /run/user/<uid>/uringd/socket. Returns 0 or -ENAMETOOLONG. */
+int uringd_socket_path(char *buf, size_t size);
+
+/* Send one message, with an optional fd (SCM_RIGHTS). Returns 0 or -errno. */
+int uringd_msg_send(int sock, const void *msg, size_t size, int fd);
+
+/* Receive one message into @buf (at least URINGD_MSG_MAX_SIZE bytes).
+ * A passed fd lands in *ret_fd (O_CLOEXEC), else -1. Returns the byte count
+ * or -errno; 0 means the peer closed. Extra fds are closed, never leaked. */
+ssize_t uringd_msg_recv(int sock, void *buf, size_t size, int *ret_fd);

@@ -161,11 +161,11 @@ void io_ring_ctx_kill(struct io_ring_ctx *ctx) {
                 io_wq_exit(ctx->wq);
                 ctx->wq = NULL;
         }
+        manager_ring_remove(ctx->manager, ctx);
         if (ctx->inotify_wd >= 0) {
                 inotify_rm_watch(ctx->manager->inotify_fd, ctx->inotify_wd);
                 ctx->inotify_wd = -1;
         }
-        manager_ring_remove(ctx->manager, ctx);
         io_ring_ctx_unref(ctx);
 }
 

@@ -197,7 +197,7 @@ static unsigned rw_remote_iov(const struct io_rw *rw, uint64_t skip, struct iove
 }
 
 /* Bytes moved, or -errno when nothing moved. -EAGAIN asks for a punt. */
-static int64_t rw_loop(struct io_kiocb *req, struct io_rw *rw, bool nonblock) {
+static int64_t rw_loop(struct io_kiocb *req, struct io_rw *rw, bool nonblock, bool async) {
         struct iovec riov[RW_MAX_SEGS];
         bool isreg = req->flags & REQ_F_ISREG;
         bool cur_pos = rw->pos == -1 || !isreg;
@@ -223,6 +223,12 @@ static int64_t rw_loop(struct io_kiocb *req, struct io_rw *rw, bool nonblock) {
                         }
                         if (n == 0)
                                 break;
+                        /* On a worker, long after the call: is the tid still
+                         * the app's thread? (see ARCHITECTURE.md) */
+                        if (async && !io_task_alive(req->task)) {
+                                err = -ECANCELED;
+                                break;
+                        }
                         m = io_task_writev(req->task, riov, nr, buf, (size_t) n);
                         if (m < n) {
                                 /* Give back what the app never received. */
@@ -280,7 +286,7 @@ static int io_rw_issue(struct io_kiocb *req, unsigned issue_flags) {
             (!(req->flags & REQ_F_ISREG) || (req->flags & REQ_F_DIRECT)))
                 return -EAGAIN;
 
-        r = rw_loop(req, rw, nonblock && !(req->flags & REQ_F_NOWAIT));
+        r = rw_loop(req, rw, nonblock && !(req->flags & REQ_F_NOWAIT), issue_flags & IO_URING_F_IOWQ);
         /* -EOPNOTSUPP: the file has no non-blocking path for this (buffered
          * writes on many filesystems); a worker gets the real answer. */
         if ((r == -EAGAIN || r == -EOPNOTSUPP) && nonblock && !(req->flags & REQ_F_NOWAIT))

@@ -168,7 +168,7 @@ static int io_cqring_wait(struct client *c, const struct seccomp_notif *n, struc
         int r;
 
         io_cqring_overflow_flush(ctx);
-        if (io_cqring_take_dropped(ctx)) {
+        if (io_cqring_dropped(ctx)) {
                 *ret_val = -EBADR;
                 return 0;
         }
@@ -250,8 +250,12 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
                         io_ring_ctx_unref(ctx);
                         return; /* answered by the waiter */
                 }
-                if (!ret)
+                if (!ret) {
                         ret = ret2;
+                        /* The app has been told that CQEs were dropped. */
+                        if (ret2 == -EBADR)
+                                io_cqring_clear_dropped(ctx);
+                }
         }
 out:
         client_respond(c, n->id, ret >= 0 ? ret : 0, ret < 0 ? ret : 0);

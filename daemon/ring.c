@@ -258,14 +258,19 @@ uint32_t io_cqring_events(struct io_ring_ctx *ctx) {
         return MIN(n, ctx->layout.cq_entries);
 }
 
-bool io_cqring_take_dropped(struct io_ring_ctx *ctx) {
+bool io_cqring_dropped(struct io_ring_ctx *ctx) {
         bool dropped;
 
         pthread_mutex_lock(&ctx->completion_lock);
         dropped = ctx->cq_dropped;
-        ctx->cq_dropped = false;
         pthread_mutex_unlock(&ctx->completion_lock);
         return dropped;
+}
+
+void io_cqring_clear_dropped(struct io_ring_ctx *ctx) {
+        pthread_mutex_lock(&ctx->completion_lock);
+        ctx->cq_dropped = false;
+        pthread_mutex_unlock(&ctx->completion_lock);
 }
 
 int io_ring_get(struct manager *m, struct io_task *t, int fd, struct io_ring_ctx **ret) {

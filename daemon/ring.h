@@ -109,8 +109,9 @@ void io_cqring_overflow_flush(struct io_ring_ctx *ctx);
 /* CQEs visible to the app now (tail - head, clamped to the ring size). */
 uint32_t io_cqring_events(struct io_ring_ctx *ctx);
 
-/* Test-and-clear the "a CQE was dropped" condition. */
-bool io_cqring_take_dropped(struct io_ring_ctx *ctx);
+/* Was a CQE dropped? Cleared once -EBADR has reached the app. */
+bool io_cqring_dropped(struct io_ring_ctx *ctx);
+void io_cqring_clear_dropped(struct io_ring_ctx *ctx);
 
 /* Release/acquire helpers for the shared words. */
 static inline uint32_t smp_load_acquire_u32(const uint32_t *p) {

@@ -126,6 +126,7 @@ int manager_ring_add(struct manager *m, struct io_ring_ctx *ctx) {
                 hashmap_remove(&m->rings_by_ino, ctx->ino);
                 return r;
         }
+        list_add_tail(&ctx->ring_node, &m->rings);
         m->nr_rings++;
         return 0;
 }
@@ -135,6 +136,7 @@ void manager_ring_remove(struct manager *m, struct io_ring_ctx *ctx) {
                 return;
         hashmap_remove(&m->rings_by_ino, ctx->ino);
         hashmap_remove(&m->rings_by_wd, (uint64_t) ctx->inotify_wd);
+        list_del_init(&ctx->ring_node);
         m->nr_rings--;
 }
 
@@ -161,6 +163,7 @@ int manager_new(struct manager **ret) {
         list_init(&m->connections);
         list_init(&m->clients);
         list_init(&m->wake_list);
+        list_init(&m->rings);
         pthread_mutex_init(&m->wake_lock, NULL);
         in_event_loop = true;
 
@@ -298,6 +301,8 @@ struct manager *manager_free(struct manager *m) {
 
         /* Rings still alive belong to apps that outlive us: their calls will
          * fail (ENOSYS) once the listeners are gone. Free what we hold. */
+        while (!list_empty(&m->rings))
+                io_ring_ctx_kill(list_first_entry(&m->rings, struct io_ring_ctx, ring_node));
         manager_process_wakes(m);
         hashmap_clear(&m->rings_by_ino);
         hashmap_clear(&m->rings_by_wd);

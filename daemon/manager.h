@@ -40,6 +40,7 @@ struct manager {
         sd_event_source *inotify_source;
         struct hashmap rings_by_ino;
         struct hashmap rings_by_wd;
+        struct list_head rings;         /* every live ring, for shutdown */
         unsigned nr_rings;
 
         struct hashmap waiters_by_tid;  /* struct io_waiter, see enter.c */

@@ -79,6 +79,7 @@ int io_ring_ctx_new(struct manager *m, struct io_uring_params *p, struct io_ring
         list_init(&ctx->waiters);
         list_init(&ctx->overflow_list);
         list_init(&ctx->wake_node);
+        list_init(&ctx->ring_node);
         pthread_mutex_init(&ctx->completion_lock, NULL);
         ring_layout_compute(p, &ctx->layout);
         ctx->sq_mask = ctx->layout.sq_entries - 1;

@@ -44,6 +44,7 @@ struct io_ring_ctx {
         int refs;                       /* atomic: registry + requests + users */
         struct manager *manager;
         uint64_t ino;                   /* the memfd's inode: our ring's identity */
+        struct list_head ring_node;     /* manager->rings */
         int memfd;                      /* the daemon's own description */
         int inotify_wd;
         bool dead;                      /* the app's last fd and mapping are gone */

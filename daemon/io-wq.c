@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,7 @@ struct io_wq_acct {
 };
 
 struct io_wq {
+        int cancel_fd;          /* eventfd: readable once the pool exits */
         pthread_mutex_t lock;
         struct io_wq_acct acct[IO_WQ_ACCT_NR];
         struct list_head workers;
@@ -42,7 +46,10 @@ static void io_wq_put_locked(struct io_wq *wq, bool *ret_free) {
         *ret_free = --wq->refs == 0;
 }
 
+static __thread struct io_wq *current_wq;
+
 static void io_wq_free(struct io_wq *wq) {
+        safe_close(wq->cancel_fd);
         for (int i = 0; i < IO_WQ_ACCT_NR; i++)
                 pthread_cond_destroy(&wq->acct[i].cond);
         pthread_mutex_destroy(&wq->lock);
@@ -53,6 +60,11 @@ struct io_wq *io_wq_create(unsigned bounded_max, unsigned unbounded_max) {
         struct io_wq *wq = calloc(1, sizeof(*wq));
         if (!wq)
                 return NULL;
+        wq->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (wq->cancel_fd < 0) {
+                free(wq);
+                return NULL;
+        }
         pthread_mutex_init(&wq->lock, NULL);
         list_init(&wq->workers);
         for (int i = 0; i < IO_WQ_ACCT_NR; i++) {
@@ -76,6 +88,7 @@ static void *io_wq_worker(void *arg) {
         sigemptyset(&unblock);
         sigaddset(&unblock, IO_WQ_CANCEL_SIGNAL);
         pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+        current_wq = wq;
 
         pthread_mutex_lock(&wq->lock);
         for (;;) {
@@ -174,6 +187,10 @@ void io_wq_exit(struct io_wq *wq) {
                 list_splice_tail_init(&wq->acct[i].work, &cancelled);
                 pthread_cond_broadcast(&wq->acct[i].cond);
         }
+        /* Workers waiting for readiness see the eventfd; a signal is the
+         * fallback for the rare file that only knows blocking I/O. */
+        uint64_t one = 1;
+        (void) !write(wq->cancel_fd, &one, sizeof(one));
         list_for_each_entry(w, &wq->workers, node)
                 if (w->running)
                         pthread_kill(w->thread, IO_WQ_CANCEL_SIGNAL);
@@ -205,4 +222,22 @@ int io_wq_init_signals(void) {
         sigemptyset(&block);
         sigaddset(&block, IO_WQ_CANCEL_SIGNAL);
         return -pthread_sigmask(SIG_BLOCK, &block, NULL);
+}
+
+int io_wq_wait_ready(int fd, short events) {
+        struct pollfd p[2] = {
+                { .fd = fd, .events = events },
+                { .fd = current_wq ? current_wq->cancel_fd : -1, .events = POLLIN },
+        };
+
+        for (;;) {
+                int r = poll(p, 2, -1);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return negative_errno();
+                if (p[1].revents)
+                        return -ECANCELED;
+                return 0;
+        }
 }

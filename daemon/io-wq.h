@@ -31,5 +31,12 @@ int io_wq_enqueue(struct io_wq *wq, struct io_kiocb *req, int acct);
  * the pool when the last one leaves. */
 void io_wq_exit(struct io_wq *wq);
 
+/*
+ * On a worker: wait until @fd reports @events, or the pool exits
+ * (-ECANCELED). Work that may block forever waits here rather than in a
+ * blocking syscall, so that a dying ring never leaves a worker behind.
+ */
+int io_wq_wait_ready(int fd, short events);
+
 /* Installed once at start-up: the signal that interrupts a blocked worker. */
 int io_wq_init_signals(void);

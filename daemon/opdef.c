@@ -48,6 +48,12 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .prep = io_prep_write_fixed,
                 .issue = io_write,
         },
+        [IORING_OP_SYNC_FILE_RANGE] = {
+                .needs_file = 1,
+                .always_async = 1,
+                .prep = io_sfr_prep,
+                .issue = io_sync_file_range,
+        },
         [IORING_OP_READ] = {
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,

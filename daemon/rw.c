@@ -11,12 +11,14 @@
  */
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "io-wq.h"
 #include "req.h"
 #include "ring.h"
 #include "rsrc.h"
@@ -286,6 +288,24 @@ static int io_rw_issue(struct io_kiocb *req, unsigned issue_flags) {
             (!(req->flags & REQ_F_ISREG) || (req->flags & REQ_F_DIRECT)))
                 return -EAGAIN;
 
+        if ((issue_flags & IO_URING_F_IOWQ) && !(req->flags & (REQ_F_ISREG | REQ_F_NOWAIT))) {
+                /* A pipe, socket or tty may never become ready: wait for it
+                 * in poll() next to the pool's cancel fd, then retry. */
+                for (;;) {
+                        r = rw_loop(req, rw, true, true);
+                        if (r == -EOPNOTSUPP) {
+                                r = rw_loop(req, rw, false, true);
+                                break;
+                        }
+                        if (r != -EAGAIN)
+                                break;
+                        r = io_wq_wait_ready(req->file, rw->write ? POLLOUT : POLLIN);
+                        if (r < 0)
+                                break;
+                }
+                io_req_set_res(req, (int32_t) r, 0);
+                return IOU_OK;
+        }
         r = rw_loop(req, rw, nonblock && !(req->flags & REQ_F_NOWAIT), issue_flags & IO_URING_F_IOWQ);
         /* -EOPNOTSUPP: the file has no non-blocking path for this (buffered
          * writes on many filesystems); a worker gets the real answer. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "req.h"
@@ -36,6 +37,30 @@ int io_fsync(struct io_kiocb *req, unsigned issue_flags) {
         if (issue_flags & IO_URING_F_NONBLOCK)
                 return -EAGAIN;
         r = (sync->flags & IORING_FSYNC_DATASYNC) ? fdatasync(req->file) : fsync(req->file);
+        io_req_set_res(req, r < 0 ? negative_errno() : 0, 0);
+        return IOU_OK;
+}
+
+int io_sfr_prep(struct io_kiocb *req, const struct io_uring_sqe *sqe) {
+        struct io_sync *sync = io_kiocb_to_cmd(req, struct io_sync);
+
+        if (sqe->addr || sqe->buf_index || sqe->splice_fd_in)
+                return -EINVAL;
+        sync->off = sqe->off;
+        sync->len = sqe->len;
+        sync->flags = sqe->sync_range_flags;
+        return 0;
+}
+
+/* Always on io-wq: with SYNC_FILE_RANGE_WAIT_* it blocks. The kernel's
+ * sync_file_range() checks the flags and range itself. */
+int io_sync_file_range(struct io_kiocb *req, unsigned issue_flags) {
+        struct io_sync *sync = io_kiocb_to_cmd(req, struct io_sync);
+        int r;
+
+        if (issue_flags & IO_URING_F_NONBLOCK)
+                return -EAGAIN;
+        r = sync_file_range(req->file, (off64_t) sync->off, sync->len, sync->flags);
         io_req_set_res(req, r < 0 ? negative_errno() : 0, 0);
         return IOU_OK;
 }

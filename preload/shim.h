@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * Internal interface of the preload shim. Everything here is hidden
+ * (-fvisibility=hidden): the shim exports no symbol to the host program.
+ */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "uringd/macro.h"
+
+/* Our fds live at or above this number, away from what programs dup2() over. */
+#define SHIM_FD_MIN 100
+
+/* Socket send/receive timeout: a hung daemon must not hang the host program. */
+#define SHIM_SOCKET_TIMEOUT_SEC 5
+
+/* log.c: one-line messages on stderr, only when $URINGD_DEBUG is set. */
+extern bool shim_debug;
+void shim_log_init(void);
+void shim_log(const char *fmt, ...) _printf_(1, 2);
+/* Logs with errno set from @error (for %m) and returns @error. */
+int shim_log_errno(int error, const char *fmt, ...) _printf_(2, 3);
+
+/* handshake.c */
+int shim_connect(const char *path, int *ret_sock);
+int shim_hello(int sock, pid_t *ret_daemon_pid);
+int shim_attach(int sock, int listener);
+
+/* filter.c */
+/* On success *ret_listener is libseccomp's listener fd: shim_filter_release() closes it. */
+int shim_filter_load(int *ret_listener);
+void shim_filter_release(void);

@@ -57,15 +57,13 @@ static void client_dispatch(struct client *c, const struct seccomp_notif *n) {
                 return;
         }
 
-        r = io_task_new((pid_t) n->pid, &t);
+        r = manager_get_task(m, c->listener, n->id, (pid_t) n->pid, &t);
+        if (r == -ENOENT)
+                return; /* the call is gone */
         if (r < 0) {
                 client_respond(c, n->id, 0, r == -ESRCH ? -EINTR : r);
                 return;
         }
-        /* The pidfd now pins the task that made this call, unless the call
-         * already went away (and the tid might be someone else's). */
-        if (!notify_id_valid(c->listener, n->id))
-                return;
 
         switch (n->data.nr) {
         case __NR_io_uring_setup:
@@ -125,9 +123,11 @@ int client_new(struct manager *m, int listener, pid_t pid, struct client **ret) 
                 free(c);
                 return r;
         }
+        /* Answered threads then run on the answering CPU: ~5 µs per round
+         * trip instead of ~50 on these VMs. Kernels before 6.6 lack it. */
         r = notify_set_sync_wakeup(listener);
-        if (r < 0 && r != -EINVAL && r != -ENOTTY)
-                log_debug_errno(r, "Failed to set SYNC_WAKE_UP on listener: %m");
+        if (r < 0)
+                log_debug_errno(r, "Listener of pid %d without SYNC_WAKE_UP: %m", (int) pid);
 
         list_add_tail(&c->node, &m->clients);
         m->nr_clients++;

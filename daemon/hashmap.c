@@ -87,3 +87,10 @@ void hashmap_clear(struct hashmap *h) {
         free(h->buckets);
         *h = (struct hashmap) {};
 }
+
+void *hashmap_first(const struct hashmap *h) {
+        for (size_t i = 0; i < h->nr_buckets; i++)
+                if (h->buckets[i])
+                        return h->buckets[i]->value;
+        return NULL;
+}

@@ -20,3 +20,5 @@ void *hashmap_get(const struct hashmap *h, uint64_t key);
 /* Remove @key; returns its value or NULL. */
 void *hashmap_remove(struct hashmap *h, uint64_t key);
 void hashmap_clear(struct hashmap *h);
+/* Some value of the map, or NULL when empty (to drain it). */
+void *hashmap_first(const struct hashmap *h);

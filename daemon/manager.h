@@ -17,6 +17,7 @@
 #include "uringd/list.h"
 
 struct io_ring_ctx;
+struct io_task;
 
 /* Limits on what one user's apps can make us allocate. */
 #define MANAGER_MAX_CLIENTS 4096
@@ -44,6 +45,7 @@ struct manager {
         unsigned nr_rings;
 
         struct hashmap waiters_by_tid;  /* struct io_waiter, see enter.c */
+        struct hashmap tasks_by_tid;    /* struct io_task: handles of callers */
 
         int wake_fd;
         sd_event_source *wake_source;
@@ -64,6 +66,10 @@ int manager_startup(struct manager *m, const char *socket_path);
 int manager_ring_add(struct manager *m, struct io_ring_ctx *ctx);
 void manager_ring_remove(struct manager *m, struct io_ring_ctx *ctx);
 struct io_ring_ctx *manager_ring_by_ino(struct manager *m, uint64_t ino);
+
+/* A handle on the task behind a notification (a reference): cached per tid
+ * while the task lives. Returns 0, or -errno; -ENOENT when the call is gone. */
+int manager_get_task(struct manager *m, int listener, uint64_t id, pid_t tid, struct io_task **ret);
 
 /* Ask the event loop to look at @ctx's waiters and eventfd. Any thread. */
 void manager_queue_wake(struct manager *m, struct io_ring_ctx *ctx);

@@ -18,6 +18,7 @@
 
 #include "uringd/list.h"
 
+struct io_file;
 struct io_ring_ctx;
 struct io_task;
 
@@ -51,7 +52,8 @@ struct io_kiocb {
         uint8_t opcode;
         uint32_t flags;                 /* REQ_F_* */
         int32_t sqe_fd;                 /* sqe->fd: an fd or a fixed index */
-        int file;                       /* daemon-side fd, owned; -1 if none */
+        int file;                       /* io_file->fd, or -1 */
+        struct io_file *io_file;        /* reference, for the request's life */
         int32_t res;
         uint32_t cflags;
         struct list_head work_node;     /* io-wq queue */

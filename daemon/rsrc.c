@@ -35,11 +35,63 @@ static rlim_t task_nofile_limit(struct io_task *t) {
         return rl.rlim_cur;
 }
 
+int io_file_new(int fd, struct io_file **ret) {
+        struct io_file *f;
+        struct stat st;
+        int fl;
+
+        if (fstat(fd, &st) < 0 || (fl = fcntl(fd, F_GETFL)) < 0) {
+                int r = negative_errno();
+                safe_close(fd);
+                return r;
+        }
+        f = malloc(sizeof(*f));
+        if (!f) {
+                safe_close(fd);
+                return -ENOMEM;
+        }
+        *f = (struct io_file) { .refs = 1, .fd = fd };
+        if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+                f->flags |= IO_FILE_ISREG;
+        if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+                f->flags |= IO_FILE_STREAM;
+        if (fl & O_DIRECT)
+                f->flags |= IO_FILE_DIRECT;
+        if (fl & O_NONBLOCK)
+                f->flags |= IO_FILE_NONBLOCK;
+        *ret = f;
+        return 0;
+}
+
+struct io_file *io_file_get(struct io_file *f) {
+        __atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+        return f;
+}
+
+void io_file_put(struct io_file *f) {
+        if (f && __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+                safe_close(f->fd);
+                free(f);
+        }
+}
+
 void io_rsrc_files_free(struct io_rsrc_files *files) {
         for (unsigned i = 0; i < files->nr; i++)
-                safe_close(files->fds[i]);
-        free(files->fds);
+                io_file_put(files->files[i]);
+        free(files->files);
         *files = (struct io_rsrc_files) {};
+}
+
+/* Take the app's @app_fd into a new io_file; -EBADF for a bad fd or a ring. */
+static int rsrc_file_take(struct io_ring_ctx *ctx, struct io_task *t, int app_fd, struct io_file **ret) {
+        int fd = io_task_getfd(t, app_fd);
+        if (fd < 0)
+                return -EBADF;
+        if (fd_is_ring(ctx, fd)) {
+                safe_close(fd);
+                return -EBADF;
+        }
+        return io_file_new(fd, ret);
 }
 
 int io_sqe_files_register(struct io_ring_ctx *ctx, struct io_task *t, uint64_t arg, unsigned nr) {
@@ -53,11 +105,9 @@ int io_sqe_files_register(struct io_ring_ctx *ctx, struct io_task *t, uint64_t a
         if (nr > URINGD_IORING_MAX_FIXED_FILES || nr > task_nofile_limit(t))
                 return -EMFILE;
 
-        files.fds = malloc(sizeof(int) * nr);
-        if (!files.fds)
+        files.files = calloc(nr, sizeof(struct io_file *));
+        if (!files.files)
                 return -ENOMEM;
-        for (unsigned i = 0; i < nr; i++)
-                files.fds[i] = -1;
         files.nr = nr;
 
         for (unsigned i = 0; i < nr; i++) {
@@ -70,15 +120,9 @@ int io_sqe_files_register(struct io_ring_ctx *ctx, struct io_task *t, uint64_t a
                 }
                 if (fd == -1)
                         continue; /* a sparse slot */
-                files.fds[i] = io_task_getfd(t, fd);
-                if (files.fds[i] < 0) {
-                        r = -EBADF;
+                r = rsrc_file_take(ctx, t, fd, &files.files[i]);
+                if (r < 0)
                         goto fail;
-                }
-                if (fd_is_ring(ctx, files.fds[i])) {
-                        r = -EBADF;
-                        goto fail;
-                }
         }
         ctx->files = files;
         return 0;
@@ -122,29 +166,25 @@ int io_register_files_update(struct io_ring_ctx *ctx, struct io_task *t, uint64_
                 }
                 if (fd == IORING_REGISTER_FILES_SKIP)
                         continue;
-                ctx->files.fds[i] = safe_close(ctx->files.fds[i]);
-                if (fd == -1)
-                        continue;
-                int nfd = io_task_getfd(t, fd);
-                if (nfd < 0) {
-                        err = -EBADF;
-                        break;
+                /* As the kernel: the old file goes first, even when the new
+                 * fd turns out bad. In-flight requests keep their own ref. */
+                io_file_put(ctx->files.files[i]);
+                ctx->files.files[i] = NULL;
+                if (fd != -1) {
+                        r = rsrc_file_take(ctx, t, fd, &ctx->files.files[i]);
+                        if (r < 0) {
+                                err = r;
+                                break;
+                        }
                 }
-                if (fd_is_ring(ctx, nfd)) {
-                        safe_close(nfd);
-                        err = -EBADF;
-                        break;
-                }
-                ctx->files.fds[i] = nfd;
         }
         return done ? (int) done : err;
 }
 
-int io_fixed_file_get(struct io_ring_ctx *ctx, unsigned index) {
-        if (index >= ctx->files.nr || ctx->files.fds[index] < 0)
-                return -EBADF;
-        int fd = fcntl(ctx->files.fds[index], F_DUPFD_CLOEXEC, 3);
-        return fd < 0 ? negative_errno() : fd;
+struct io_file *io_fixed_file_get(struct io_ring_ctx *ctx, unsigned index) {
+        if (index >= ctx->files.nr || !ctx->files.files[index])
+                return NULL;
+        return io_file_get(ctx->files.files[index]);
 }
 
 void io_rsrc_bufs_free(struct io_rsrc_bufs *bufs) {

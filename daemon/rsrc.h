@@ -16,8 +16,32 @@
 struct io_ring_ctx;
 struct io_task;
 
+/*
+ * A daemon-side reference on one of the app's open file descriptions,
+ * shared by the requests that use it: held by the fixed-file table, or by
+ * the requests of one submission batch that name the same fd, and closed
+ * when the last of them lets go (the kernel's fget()/fput() lifetime).
+ */
+struct io_file {
+        int refs;               /* atomic */
+        int fd;
+        uint32_t flags;         /* IO_FILE_* */
+};
+
+enum {
+        IO_FILE_ISREG = 1U << 0,        /* regular file or block device */
+        IO_FILE_DIRECT = 1U << 1,       /* O_DIRECT */
+        IO_FILE_NONBLOCK = 1U << 2,     /* O_NONBLOCK */
+        IO_FILE_STREAM = 1U << 3,       /* pipe or socket: no offsets */
+};
+
+/* Wrap @fd (taken over, also on failure). */
+int io_file_new(int fd, struct io_file **ret);
+struct io_file *io_file_get(struct io_file *f);
+void io_file_put(struct io_file *f);
+
 struct io_rsrc_files {
-        int *fds;               /* -1: empty slot */
+        struct io_file **files; /* NULL: empty slot */
         unsigned nr;            /* 0: nothing registered */
 };
 
@@ -39,8 +63,8 @@ int io_sqe_buffers_register(struct io_ring_ctx *ctx, struct io_task *t, uint64_t
 int io_sqe_buffers_unregister(struct io_ring_ctx *ctx);
 void io_rsrc_bufs_free(struct io_rsrc_bufs *bufs);
 
-/* A private dup of fixed file @index, or -EBADF. */
-int io_fixed_file_get(struct io_ring_ctx *ctx, unsigned index);
+/* A reference on fixed file @index, or NULL. */
+struct io_file *io_fixed_file_get(struct io_ring_ctx *ctx, unsigned index);
 
 /* Check that [addr, addr+len) lies inside fixed buffer @index: 0 or -EFAULT. */
 int io_fixed_buf_check(struct io_ring_ctx *ctx, unsigned index, uint64_t addr, uint64_t len);

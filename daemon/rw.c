@@ -202,6 +202,8 @@ static unsigned rw_remote_iov(const struct io_rw *rw, uint64_t skip, struct iove
 static int64_t rw_loop(struct io_kiocb *req, struct io_rw *rw, bool nonblock, bool async) {
         struct iovec riov[RW_MAX_SEGS];
         bool isreg = req->flags & REQ_F_ISREG;
+        /* Only regular files and block devices take an offset; pipes,
+         * sockets and ttys ignore it under the kernel but fail pread(). */
         bool cur_pos = rw->pos == -1 || !isreg;
         int flags = rw->rw_flags | (nonblock ? RWF_NOWAIT : 0);
         int64_t err = 0;

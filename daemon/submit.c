@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io-wq.h"
@@ -29,13 +28,32 @@ static unsigned nr_cpus(void) {
         return n;
 }
 
+/*
+ * One io_uring_enter()'s worth of submission state. Requests of a batch that
+ * name the same fd share one io_file: one pidfd_getfd() per fd and batch.
+ */
+#define SUBMIT_FILE_CACHE 8
+
+struct io_submit_state {
+        struct io_task *task;
+        unsigned nr_files;
+        int app_fd[SUBMIT_FILE_CACHE];
+        struct io_file *files[SUBMIT_FILE_CACHE];
+};
+
+static void io_submit_state_end(struct io_submit_state *state) {
+        for (unsigned i = 0; i < state->nr_files; i++)
+                io_file_put(state->files[i]);
+        state->nr_files = 0;
+}
+
 static void io_req_free(struct io_kiocb *req) {
         struct io_ring_ctx *ctx = req->ctx;
         const struct io_cold_def *cold = &io_cold_defs[req->opcode];
 
         if (cold->cleanup)
                 cold->cleanup(req);
-        safe_close(req->file);
+        io_file_put(req->io_file);
         io_task_unref(req->task);
         __atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_RELAXED);
         free(req);
@@ -52,26 +70,47 @@ static void io_req_fail(struct io_kiocb *req, int error) {
         io_req_complete(req, false);
 }
 
+static struct io_file *io_file_get_normal(struct io_submit_state *state, int app_fd) {
+        struct io_file *f;
+
+        for (unsigned i = 0; i < state->nr_files; i++)
+                if (state->app_fd[i] == app_fd)
+                        return io_file_get(state->files[i]);
+
+        int fd = io_task_getfd(state->task, app_fd);
+        if (fd < 0 || io_file_new(fd, &f) < 0)
+                return NULL;
+        if (state->nr_files < SUBMIT_FILE_CACHE) {
+                state->app_fd[state->nr_files] = app_fd;
+                state->files[state->nr_files++] = io_file_get(f);
+        }
+        return f;
+}
+
 /* Resolve sqe->fd into a daemon-side file before issue (event loop). */
-static int io_assign_file(struct io_kiocb *req) {
-        struct stat st;
-        int fd, fl;
+static int io_assign_file(struct io_kiocb *req, struct io_submit_state *state) {
+        struct io_file *f;
 
         if (req->flags & REQ_F_FIXED_FILE)
-                fd = req->sqe_fd < 0 ? -EBADF : io_fixed_file_get(req->ctx, (unsigned) req->sqe_fd);
+                f = req->sqe_fd < 0 ? NULL : io_fixed_file_get(req->ctx, (unsigned) req->sqe_fd);
         else
-                fd = io_task_getfd(req->task, req->sqe_fd);
-        if (fd < 0)
+                f = req->sqe_fd < 0 ? NULL : io_file_get_normal(state, req->sqe_fd);
+        if (!f)
                 return -EBADF;
-        req->file = fd;
+        req->io_file = f;
+        req->file = f->fd;
 
-        if (fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+        if (f->flags & IO_FILE_ISREG)
                 req->flags |= REQ_F_ISREG;
-        fl = fcntl(fd, F_GETFL);
-        if (fl >= 0 && (fl & O_DIRECT))
+        if (f->flags & IO_FILE_DIRECT)
                 req->flags |= REQ_F_DIRECT;
-        /* As the kernel: an O_NONBLOCK file answers -EAGAIN, never waits. */
-        if (fl >= 0 && (fl & O_NONBLOCK))
+        /* As the kernel: an O_NONBLOCK file answers -EAGAIN, never waits.
+         * The app may flip O_NONBLOCK on a registered file at any time. */
+        if (req->flags & REQ_F_FIXED_FILE && !(f->flags & IO_FILE_ISREG)) {
+                int fl = fcntl(f->fd, F_GETFL);
+                if (fl >= 0 && (fl & O_NONBLOCK))
+                        req->flags |= REQ_F_NOWAIT;
+        } else if (f->flags & IO_FILE_NONBLOCK)
                 req->flags |= REQ_F_NOWAIT;
         return 0;
 }
@@ -124,12 +163,12 @@ static void io_queue_iowq(struct io_kiocb *req) {
 }
 
 /* Issue on the event loop, non-blocking; punt to io-wq on -EAGAIN. */
-static void io_queue_sqe(struct io_kiocb *req) {
+static void io_queue_sqe(struct io_kiocb *req, struct io_submit_state *state) {
         const struct io_issue_def *def = &io_issue_defs[req->opcode];
         int r;
 
         if (def->needs_file) {
-                r = io_assign_file(req);
+                r = io_assign_file(req, state);
                 if (r < 0) {
                         io_req_fail(req, r);
                         return;
@@ -161,14 +200,14 @@ void io_wq_submit_work(struct io_kiocb *req) {
 }
 
 /* Returns 0 or the SQE's error (already posted in its CQE). */
-static int io_submit_sqe(struct io_ring_ctx *ctx, struct io_task *task, const struct io_uring_sqe *sqe) {
+static int io_submit_sqe(struct io_ring_ctx *ctx, struct io_submit_state *state, const struct io_uring_sqe *sqe) {
         struct io_kiocb *req = calloc(1, sizeof(*req));
         int r;
 
         if (!req)
                 return -ENOMEM;
         req->ctx = io_ring_ctx_ref(ctx);
-        req->task = io_task_ref(task);
+        req->task = io_task_ref(state->task);
         req->file = -1;
         __atomic_add_fetch(&ctx->inflight, 1, __ATOMIC_RELAXED);
 
@@ -177,7 +216,7 @@ static int io_submit_sqe(struct io_ring_ctx *ctx, struct io_task *task, const st
                 io_req_fail(req, r);
                 return r;
         }
-        io_queue_sqe(req);
+        io_queue_sqe(req, state);
         return 0;
 }
 
@@ -197,6 +236,7 @@ static bool io_get_sqe(struct io_ring_ctx *ctx, struct io_uring_sqe *out) {
 
 int io_submit_sqes(struct io_ring_ctx *ctx, struct io_task *task, uint32_t nr) {
         uint32_t entries = smp_load_acquire_u32(ctx->sq_tail) - ctx->cached_sq_head;
+        struct io_submit_state state = { .task = task };
         uint32_t left;
 
         entries = MIN(entries, ctx->layout.sq_entries);
@@ -210,12 +250,13 @@ int io_submit_sqes(struct io_ring_ctx *ctx, struct io_task *task, uint32_t nr) {
 
                 if (!io_get_sqe(ctx, &sqe))
                         break;
-                if (io_submit_sqe(ctx, task, &sqe) < 0 && !(ctx->flags & IORING_SETUP_SUBMIT_ALL)) {
+                if (io_submit_sqe(ctx, &state, &sqe) < 0 && !(ctx->flags & IORING_SETUP_SUBMIT_ALL)) {
                         left--;
                         break;
                 }
         } while (--left);
 
+        io_submit_state_end(&state);
         smp_store_release_u32(ctx->sq_head, ctx->cached_sq_head);
         return (int) (nr - left);
 }

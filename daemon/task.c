@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,9 @@ void io_task_unrefp(struct io_task **t) {
 }
 
 bool io_task_alive(struct io_task *t) {
-        return syscall(SYS_pidfd_send_signal, t->pidfd, 0, NULL, 0) == 0;
+        /* A pidfd polls readable once its task has exited. */
+        struct pollfd p = { .fd = t->pidfd, .events = POLLIN };
+        return poll(&p, 1, 0) == 0;
 }
 
 static int vm_errno(void) {

@@ -177,12 +177,13 @@ static int connection_handle(struct connection *conn, const void *buf, size_t le
                 char msg[URINGD_ERROR_MESSAGE_MAX];
                 snprintf(msg, sizeof(msg), "uringd speaks protocol version %d, the client sent version %u",
                          URINGD_PROTO_VERSION, (unsigned) hdr->version);
-                log_warning("Client pid %d: %s.", (int) conn->pid, msg);
+                log_notice("Client pid %d: %s.", (int) conn->pid, msg);
                 connection_send_error(conn, r, msg);
                 return r;
         }
         if (r < 0) {
-                log_warning("Client pid %d sent a bad message: %s.", (int) conn->pid, reason);
+                /* The client hears why; a hostile one must not flood our log. */
+                log_debug("Client pid %d sent a bad message: %s.", (int) conn->pid, reason);
                 connection_send_error(conn, r, reason);
                 return r;
         }

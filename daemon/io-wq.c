@@ -200,6 +200,7 @@ void io_wq_exit(struct io_wq *wq) {
         struct io_kiocb *req, *n;
         list_for_each_entry_safe(req, n, &cancelled, work_node) {
                 list_del_init(&req->work_node);
+                io_req_set_fail(req);
                 io_req_set_res(req, -ECANCELED, 0);
                 io_req_complete(req, true);
         }

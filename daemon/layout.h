@@ -31,7 +31,7 @@
 /* Features uringd really provides. Never IORING_FEAT_SINGLE_MMAP. */
 #define URINGD_FEATURES                                                         \
         (IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_RW_CUR_POS | \
-         IORING_FEAT_EXT_ARG)
+         IORING_FEAT_EXT_ARG | IORING_FEAT_CQE_SKIP | IORING_FEAT_LINKED_FILE)
 
 /* Offsets inside the SQ region. Head and tail sit on their own cache lines,
  * as in the kernel's struct io_rings. */

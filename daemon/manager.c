@@ -21,7 +21,9 @@
 #include "manager.h"
 #include "notify.h"
 #include "task.h"
+#include "req.h"
 #include "ring.h"
+#include "submit.h"
 #include "uringd/macro.h"
 
 __thread bool in_event_loop;
@@ -82,7 +84,7 @@ void manager_queue_wake(struct manager *m, struct io_ring_ctx *ctx) {
                 pthread_mutex_unlock(&m->wake_lock);
                 return;
         }
-        was_empty = list_empty(&m->wake_list);
+        was_empty = list_empty(&m->wake_list) && list_empty(&m->task_list);
         ctx->wake_queued = true;
         io_ring_ctx_ref(ctx);
         list_add_tail(&ctx->wake_node, &m->wake_list);
@@ -95,27 +97,56 @@ void manager_queue_wake(struct manager *m, struct io_ring_ctx *ctx) {
         }
 }
 
-void manager_process_wakes(struct manager *m) {
-        struct list_head list;
+void manager_queue_task_work(struct manager *m, struct io_kiocb *req) {
+        bool was_empty;
 
-        list_init(&list);
         pthread_mutex_lock(&m->wake_lock);
-        list_splice_tail_init(&m->wake_list, &list);
+        was_empty = list_empty(&m->task_list) && list_empty(&m->wake_list);
+        list_add_tail(&req->work_node, &m->task_list);
         pthread_mutex_unlock(&m->wake_lock);
 
-        while (!list_empty(&list)) {
-                struct io_ring_ctx *ctx = list_first_entry(&list, struct io_ring_ctx, wake_node);
+        if (!in_event_loop && was_empty) {
+                uint64_t one = 1;
+                (void) !write(m->wake_fd, &one, sizeof(one));
+        }
+}
 
+void manager_process_wakes(struct manager *m) {
+        /* Issuing task work completes requests, which queues more of both:
+         * go on until the lists stay empty. */
+        for (;;) {
+                struct list_head wakes, tasks;
+
+                list_init(&wakes);
+                list_init(&tasks);
                 pthread_mutex_lock(&m->wake_lock);
-                list_del_init(&ctx->wake_node);
-                ctx->wake_queued = false;
+                list_splice_tail_init(&m->wake_list, &wakes);
+                list_splice_tail_init(&m->task_list, &tasks);
                 pthread_mutex_unlock(&m->wake_lock);
+                if (list_empty(&wakes) && list_empty(&tasks))
+                        return;
 
-                if (!ctx->dead) {
-                        io_eventfd_flush(ctx);
-                        io_cqring_wake(ctx);
+                while (!list_empty(&tasks)) {
+                        struct io_kiocb *req = list_first_entry(&tasks, struct io_kiocb, work_node);
+                        list_del_init(&req->work_node);
+                        io_req_task_submit(req);
                 }
-                io_ring_ctx_unref(ctx);
+
+                while (!list_empty(&wakes)) {
+                        struct io_ring_ctx *ctx = list_first_entry(&wakes, struct io_ring_ctx, wake_node);
+
+                        pthread_mutex_lock(&m->wake_lock);
+                        list_del_init(&ctx->wake_node);
+                        ctx->wake_queued = false;
+                        pthread_mutex_unlock(&m->wake_lock);
+
+                        if (!ctx->dead) {
+                                io_ring_flush_deferred(ctx);
+                                io_eventfd_flush(ctx);
+                                io_cqring_wake(ctx);
+                        }
+                        io_ring_ctx_unref(ctx);
+                }
         }
 }
 
@@ -211,6 +242,7 @@ int manager_new(struct manager **ret) {
         list_init(&m->connections);
         list_init(&m->clients);
         list_init(&m->wake_list);
+        list_init(&m->task_list);
         list_init(&m->rings);
         pthread_mutex_init(&m->wake_lock, NULL);
         in_event_loop = true;

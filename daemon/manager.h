@@ -51,6 +51,7 @@ struct manager {
         sd_event_source *wake_source;
         pthread_mutex_t wake_lock;
         struct list_head wake_list;     /* rings with fresh completions */
+        struct list_head task_list;     /* requests to issue on the loop */
 };
 
 /* True on the event loop thread. */
@@ -73,5 +74,10 @@ int manager_get_task(struct manager *m, int listener, uint64_t id, pid_t tid, st
 
 /* Ask the event loop to look at @ctx's waiters and eventfd. Any thread. */
 void manager_queue_wake(struct manager *m, struct io_ring_ctx *ctx);
-/* Run the queued wake-ups now. Event loop only. */
+/* Hand a request to the event loop for issue (next link, drain release).
+ * Any thread. */
+struct io_kiocb;
+void manager_queue_task_work(struct manager *m, struct io_kiocb *req);
+
+/* Run the queued wake-ups and task work now. Event loop only. */
 void manager_process_wakes(struct manager *m);

@@ -21,12 +21,14 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
         [IORING_OP_READV] = {
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
+                .ioprio = 1,
                 .prep = io_prep_readv,
                 .issue = io_read,
         },
         [IORING_OP_WRITEV] = {
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
+                .ioprio = 1,
                 .prep = io_prep_writev,
                 .issue = io_write,
         },
@@ -39,12 +41,14 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
         [IORING_OP_READ_FIXED] = {
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
+                .ioprio = 1,
                 .prep = io_prep_read_fixed,
                 .issue = io_read,
         },
         [IORING_OP_WRITE_FIXED] = {
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
+                .ioprio = 1,
                 .prep = io_prep_write_fixed,
                 .issue = io_write,
         },
@@ -57,12 +61,14 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
         [IORING_OP_READ] = {
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
+                .ioprio = 1,
                 .prep = io_prep_read,
                 .issue = io_read,
         },
         [IORING_OP_WRITE] = {
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
+                .ioprio = 1,
                 .prep = io_prep_write,
                 .issue = io_write,
         },

@@ -22,6 +22,8 @@ struct io_issue_def {
         unsigned unbound_nonreg_file : 1;
         /* never issue on the event loop: always punt */
         unsigned always_async : 1;
+        /* takes sqe->ioprio; for the others a non-zero ioprio is -EINVAL */
+        unsigned ioprio : 1;
 
         int (*prep)(struct io_kiocb *req, const struct io_uring_sqe *sqe);
         int (*issue)(struct io_kiocb *req, unsigned issue_flags);

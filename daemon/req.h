@@ -25,11 +25,20 @@ struct io_task;
 /* req->flags */
 enum {
         REQ_F_FIXED_FILE = 1U << 0,     /* IOSQE_FIXED_FILE */
-        REQ_F_FORCE_ASYNC = 1U << 1,    /* IOSQE_ASYNC */
-        REQ_F_NOWAIT = 1U << 2,         /* the app asked for RWF_NOWAIT: never punt */
-        REQ_F_ISREG = 1U << 3,          /* the file is a regular file */
-        REQ_F_DIRECT = 1U << 4,         /* the file is open O_DIRECT */
+        REQ_F_IO_DRAIN = 1U << 1,       /* IOSQE_IO_DRAIN */
+        REQ_F_LINK = 1U << 2,           /* IOSQE_IO_LINK */
+        REQ_F_HARDLINK = 1U << 3,       /* IOSQE_IO_HARDLINK */
+        REQ_F_FORCE_ASYNC = 1U << 4,    /* IOSQE_ASYNC, or queued behind a drain */
+        REQ_F_CQE_SKIP = 1U << 6,       /* IOSQE_CQE_SKIP_SUCCESS */
+        REQ_F_NOWAIT = 1U << 8,         /* RWF_NOWAIT or O_NONBLOCK: never punt */
+        REQ_F_ISREG = 1U << 9,          /* the file is a regular file */
+        REQ_F_DIRECT = 1U << 10,        /* the file is open O_DIRECT */
+        REQ_F_FAIL = 1U << 11,          /* failed: breaks a (soft) link */
+        REQ_F_SKIP_LINK_CQES = 1U << 12, /* failed with CQE_SKIP: links fail silently */
+        REQ_F_TW_FAIL_LINKS = 1U << 13, /* task work: complete this chain as failed */
 };
+
+#define IO_REQ_LINK_FLAGS (REQ_F_LINK | REQ_F_HARDLINK)
 
 /* What issue() tells the core. */
 enum {
@@ -56,7 +65,8 @@ struct io_kiocb {
         struct io_file *io_file;        /* reference, for the request's life */
         int32_t res;
         uint32_t cflags;
-        struct list_head work_node;     /* io-wq queue */
+        struct io_kiocb *link;          /* next request of the chain */
+        struct list_head work_node;     /* io-wq, task work or defer list */
         union {
                 uint8_t data[IO_CMD_SIZE];
                 uint64_t align;
@@ -72,4 +82,14 @@ struct io_kiocb {
 static inline void io_req_set_res(struct io_kiocb *req, int32_t res, uint32_t cflags) {
         req->res = res;
         req->cflags = cflags;
+}
+
+/* The request failed: a soft link breaks after it, and a CQE_SKIP request
+ * posts its CQE after all (its cancelled links then post none). */
+static inline void io_req_set_fail(struct io_kiocb *req) {
+        req->flags |= REQ_F_FAIL;
+        if (req->flags & REQ_F_CQE_SKIP) {
+                req->flags &= ~REQ_F_CQE_SKIP;
+                req->flags |= REQ_F_SKIP_LINK_CQES;
+        }
 }

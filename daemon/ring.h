@@ -66,6 +66,9 @@ struct io_ring_ctx {
         struct io_rsrc_bufs bufs;
         struct list_head waiters;       /* struct io_waiter, see enter.c */
         unsigned nr_waiters;
+        struct list_head defer_list;    /* requests held back by a drain */
+        unsigned nr_drained;            /* ... counting their links */
+        bool drain_active, drain_next, drain_disabled;
 
         /* Completion side, under completion_lock. */
         pthread_mutex_t completion_lock;

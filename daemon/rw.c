@@ -306,6 +306,8 @@ static int io_rw_issue(struct io_kiocb *req, unsigned issue_flags) {
                                 break;
                 }
                 io_req_set_res(req, (int32_t) r, 0);
+                if (r >= 0 && (uint64_t) r != rw->len)
+                        io_req_set_fail(req);
                 return IOU_OK;
         }
         r = rw_loop(req, rw, nonblock && !(req->flags & REQ_F_NOWAIT), issue_flags & IO_URING_F_IOWQ);
@@ -320,6 +322,10 @@ static int io_rw_issue(struct io_kiocb *req, unsigned issue_flags) {
                 return -EAGAIN;
         }
         io_req_set_res(req, (int32_t) r, 0);
+        /* A short transfer fails the request for its links, as the kernel's
+         * __io_complete_rw_common() does. */
+        if (r >= 0 && (uint64_t) r != rw->len)
+                io_req_set_fail(req);
         return IOU_OK;
 }
 

@@ -1,4 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The request core, after io_uring/io_uring.c: consume SQEs, assemble link
+ * chains, init/prep, issue non-blocking on the event loop, punt to io-wq,
+ * hold requests back behind a drain, complete, and run the next link.
+ *
+ * Links: a chain is issued one request at a time; when a request fails
+ * (REQ_F_FAIL) the rest of a soft chain completes with -ECANCELED, while a
+ * hard link goes on. An SQE that fails to prep inside a chain does not stop
+ * the batch: the chain is still assembled, its head marked failed, and the
+ * whole chain completes in order, the failing SQE with its own error.
+ *
+ * Drain: a drained request waits until every request submitted before it
+ * has completed, and the requests after it wait for it. As in the kernel,
+ * the rule is counted, not ordered: held-back requests are released while
+ * every request still allocated is one of them.
+ */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +23,7 @@
 #include <unistd.h>
 
 #include "io-wq.h"
+#include "manager.h"
 #include "opdef.h"
 #include "req.h"
 #include "ring.h"
@@ -15,9 +32,29 @@
 #include "task.h"
 #include "uringd/macro.h"
 
-/* SQE flags uringd implements; the others fail the SQE with -EINVAL, as on a
- * kernel that predates them. */
-#define SQE_VALID_FLAGS (IOSQE_FIXED_FILE | IOSQE_ASYNC)
+/* SQE flags uringd implements; BUFFER_SELECT (provided buffers) fails the
+ * SQE with -EINVAL, as on a kernel that predates it. */
+#define SQE_VALID_FLAGS                                                         \
+        (IOSQE_FIXED_FILE | IOSQE_IO_DRAIN | IOSQE_IO_LINK | IOSQE_IO_HARDLINK | \
+         IOSQE_ASYNC | IOSQE_CQE_SKIP_SUCCESS)
+
+/*
+ * One submission's state: the link being assembled, and a small cache so
+ * that the requests of a batch naming the same fd share one io_file (one
+ * pidfd_getfd() per fd and batch).
+ */
+#define SUBMIT_FILE_CACHE 8
+
+struct io_submit_state {
+        struct io_task *task;
+        struct io_kiocb *link_head, *link_last;
+        unsigned nr_files;
+        int app_fd[SUBMIT_FILE_CACHE];
+        struct io_file *files[SUBMIT_FILE_CACHE];
+};
+
+static void io_queue_sqe(struct io_kiocb *req, struct io_submit_state *state);
+static void io_queue_sqe_fallback(struct io_kiocb *req, struct io_submit_state *state);
 
 static unsigned nr_cpus(void) {
         static unsigned n;
@@ -28,25 +65,6 @@ static unsigned nr_cpus(void) {
         return n;
 }
 
-/*
- * One io_uring_enter()'s worth of submission state. Requests of a batch that
- * name the same fd share one io_file: one pidfd_getfd() per fd and batch.
- */
-#define SUBMIT_FILE_CACHE 8
-
-struct io_submit_state {
-        struct io_task *task;
-        unsigned nr_files;
-        int app_fd[SUBMIT_FILE_CACHE];
-        struct io_file *files[SUBMIT_FILE_CACHE];
-};
-
-static void io_submit_state_end(struct io_submit_state *state) {
-        for (unsigned i = 0; i < state->nr_files; i++)
-                io_file_put(state->files[i]);
-        state->nr_files = 0;
-}
-
 static void io_req_free(struct io_kiocb *req) {
         struct io_ring_ctx *ctx = req->ctx;
         const struct io_cold_def *cold = &io_cold_defs[req->opcode];
@@ -55,19 +73,78 @@ static void io_req_free(struct io_kiocb *req) {
                 cold->cleanup(req);
         io_file_put(req->io_file);
         io_task_unref(req->task);
-        __atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_RELEASE);
         free(req);
         io_ring_ctx_unref(ctx);
 }
 
-void io_req_complete(struct io_kiocb *req, bool async) {
-        io_post_cqe(req->ctx, req->user_data, req->res, req->cflags, async);
-        io_req_free(req);
+/* A failed request's chain: every link completes with -ECANCELED (or its
+ * own error from prep), posting CQEs unless the failed request was a
+ * CQE_SKIP one. As in the kernel this runs as task work, after the rest of
+ * the current batch. */
+static void io_fail_links(struct io_kiocb *req) {
+        bool ignore_cqes = req->flags & REQ_F_SKIP_LINK_CQES;
+        struct io_kiocb *link = req->link;
+
+        req->link = NULL;
+        for (struct io_kiocb *l = link; l; l = l->link) {
+                if (ignore_cqes)
+                        l->flags |= REQ_F_CQE_SKIP;
+                else
+                        l->flags &= ~REQ_F_CQE_SKIP;
+        }
+        link->flags |= REQ_F_TW_FAIL_LINKS;
+        manager_queue_task_work(link->ctx->manager, link);
 }
 
-static void io_req_fail(struct io_kiocb *req, int error) {
+static void io_req_tw_fail_links(struct io_kiocb *link) {
+        while (link) {
+                struct io_kiocb *next = link->link;
+
+                link->link = NULL;
+                io_req_set_res(link, (link->flags & REQ_F_FAIL) ? link->res : -ECANCELED, 0);
+                io_req_complete(link, false);
+                link = next;
+        }
+}
+
+void io_req_complete(struct io_kiocb *req, bool async) {
+        struct io_ring_ctx *ctx = io_ring_ctx_ref(req->ctx);
+        struct io_kiocb *next = NULL;
+
+        if (!(req->flags & REQ_F_CQE_SKIP))
+                io_post_cqe(ctx, req->user_data, req->res, req->cflags, async);
+        if (req->link) {
+                if ((req->flags & REQ_F_FAIL) && !(req->flags & REQ_F_HARDLINK))
+                        io_fail_links(req);
+                else {
+                        next = req->link;
+                        req->link = NULL;
+                }
+        }
+        io_req_free(req);
+        if (next)
+                manager_queue_task_work(ctx->manager, next);
+        /* After the free: a drain waits for the allocated count to drop. */
+        manager_queue_wake(ctx->manager, ctx);
+        io_ring_ctx_unref(ctx);
+}
+
+static void io_req_defer_failed(struct io_kiocb *req, int error) {
+        io_req_set_fail(req);
         io_req_set_res(req, error, 0);
         io_req_complete(req, false);
+}
+
+static void io_submit_state_end(struct io_submit_state *state) {
+        if (state->link_head) {
+                struct io_kiocb *head = state->link_head;
+                state->link_head = NULL;
+                io_queue_sqe_fallback(head, state);
+        }
+        for (unsigned i = 0; i < state->nr_files; i++)
+                io_file_put(state->files[i]);
+        state->nr_files = 0;
 }
 
 static struct io_file *io_file_get_normal(struct io_submit_state *state, int app_fd) {
@@ -87,10 +164,13 @@ static struct io_file *io_file_get_normal(struct io_submit_state *state, int app
         return f;
 }
 
-/* Resolve sqe->fd into a daemon-side file before issue (event loop). */
+/* Resolve sqe->fd into a daemon-side file, at issue (event loop): a linked
+ * request sees the fd table as it is when its turn comes. */
 static int io_assign_file(struct io_kiocb *req, struct io_submit_state *state) {
         struct io_file *f;
 
+        if (!io_issue_defs[req->opcode].needs_file || req->io_file)
+                return 0;
         if (req->flags & REQ_F_FIXED_FILE)
                 f = req->sqe_fd < 0 ? NULL : io_fixed_file_get(req->ctx, (unsigned) req->sqe_fd);
         else
@@ -115,51 +195,99 @@ static int io_assign_file(struct io_kiocb *req, struct io_submit_state *state) {
         return 0;
 }
 
-static int io_init_req(struct io_ring_ctx *ctx, struct io_kiocb *req, const struct io_uring_sqe *sqe) {
-        const struct io_issue_def *def;
-        uint8_t sqe_flags = sqe->flags;
-
-        req->opcode = sqe->opcode;
-        req->user_data = sqe->user_data;
-        req->sqe_fd = sqe->fd;
-
-        if (req->opcode >= URINGD_IORING_OP_LAST || !io_op_supported(req->opcode)) {
-                req->opcode = IORING_OP_NOP;
-                return -EINVAL;
-        }
-        if (sqe_flags & ~SQE_VALID_FLAGS)
-                return -EINVAL;
-        if (sqe_flags & IOSQE_FIXED_FILE)
-                req->flags |= REQ_F_FIXED_FILE;
-        if (sqe_flags & IOSQE_ASYNC)
-                req->flags |= REQ_F_FORCE_ASYNC;
-        /* No personalities are ever registered. */
-        if (sqe->personality)
-                return -EINVAL;
-
-        def = &io_issue_defs[req->opcode];
-        return def->prep(req, sqe);
-}
-
-static void io_queue_iowq(struct io_kiocb *req) {
+static void io_queue_iowq(struct io_kiocb *req, struct io_submit_state *state) {
         struct io_ring_ctx *ctx = req->ctx;
         const struct io_issue_def *def = &io_issue_defs[req->opcode];
         int acct = IO_WQ_ACCT_BOUND;
         int r;
 
-        if (def->unbound_nonreg_file && req->file >= 0 && !(req->flags & REQ_F_ISREG))
+        r = io_assign_file(req, state);
+        if (r < 0) {
+                io_req_defer_failed(req, r);
+                return;
+        }
+        if (def->unbound_nonreg_file && req->io_file && !(req->flags & REQ_F_ISREG))
                 acct = IO_WQ_ACCT_UNBOUND;
         if (!ctx->wq) {
                 unsigned bounded = MIN(ctx->layout.sq_entries, 4 * nr_cpus());
                 ctx->wq = io_wq_create(bounded, 256);
                 if (!ctx->wq) {
-                        io_req_fail(req, -ENOMEM);
+                        io_req_defer_failed(req, -ENOMEM);
                         return;
                 }
         }
         r = io_wq_enqueue(ctx->wq, req, acct);
         if (r < 0)
-                io_req_fail(req, r);
+                io_req_defer_failed(req, r);
+}
+
+static unsigned io_linked_nr(struct io_kiocb *req) {
+        unsigned n = 0;
+        for (; req; req = req->link)
+                n++;
+        return n;
+}
+
+/* Release held-back requests while everything still allocated is held back. */
+static void io_queue_deferred(struct io_ring_ctx *ctx) {
+        bool drain_seen = false, first = true;
+
+        while (!list_empty(&ctx->defer_list)) {
+                struct io_kiocb *req = list_first_entry(&ctx->defer_list, struct io_kiocb, work_node);
+                unsigned allocated = __atomic_load_n(&ctx->inflight, __ATOMIC_ACQUIRE);
+
+                drain_seen |= req->flags & REQ_F_IO_DRAIN;
+                if ((drain_seen || first) && allocated != ctx->nr_drained)
+                        return;
+                list_del_init(&req->work_node);
+                ctx->nr_drained -= io_linked_nr(req);
+                manager_queue_task_work(ctx->manager, req);
+                first = false;
+        }
+}
+
+static void io_drain_req(struct io_kiocb *req) {
+        struct io_ring_ctx *ctx = req->ctx;
+        bool drain = req->flags & REQ_F_IO_DRAIN;
+
+        ctx->nr_drained += io_linked_nr(req);
+        list_add_tail(&req->work_node, &ctx->defer_list);
+        io_queue_deferred(ctx);
+        if (!drain && list_empty(&ctx->defer_list))
+                ctx->drain_active = false;
+}
+
+void io_ring_flush_deferred(struct io_ring_ctx *ctx) {
+        if (!list_empty(&ctx->defer_list))
+                io_queue_deferred(ctx);
+}
+
+void io_ring_cancel_deferred(struct io_ring_ctx *ctx) {
+        while (!list_empty(&ctx->defer_list)) {
+                struct io_kiocb *req = list_first_entry(&ctx->defer_list, struct io_kiocb, work_node);
+                list_del_init(&req->work_node);
+                ctx->nr_drained -= io_linked_nr(req);
+                io_req_defer_failed(req, -ECANCELED);
+        }
+}
+
+static void io_queue_sqe_fallback(struct io_kiocb *req, struct io_submit_state *state) {
+        if (req->flags & REQ_F_FAIL) {
+                /* Not submitted: fail the whole chain, hard links too. */
+                req->flags &= ~REQ_F_HARDLINK;
+                req->flags |= REQ_F_LINK;
+                io_req_complete(req, false);
+        } else if (req->ctx->drain_active)
+                io_drain_req(req);
+        else
+                io_queue_iowq(req, state);
+}
+
+/* After issue: a negative result is a failure that breaks soft links. */
+static void io_req_issued(struct io_kiocb *req, bool async) {
+        if (req->res < 0)
+                io_req_set_fail(req);
+        io_req_complete(req, async);
 }
 
 /* Issue on the event loop, non-blocking; punt to io-wq on -EAGAIN. */
@@ -167,25 +295,37 @@ static void io_queue_sqe(struct io_kiocb *req, struct io_submit_state *state) {
         const struct io_issue_def *def = &io_issue_defs[req->opcode];
         int r;
 
-        if (def->needs_file) {
-                r = io_assign_file(req, state);
-                if (r < 0) {
-                        io_req_fail(req, r);
-                        return;
-                }
+        r = io_assign_file(req, state);
+        if (r < 0) {
+                io_req_defer_failed(req, r);
+                return;
         }
-        if ((req->flags & REQ_F_FORCE_ASYNC) || def->always_async) {
-                io_queue_iowq(req);
+        if (def->always_async) {
+                io_queue_iowq(req, state);
                 return;
         }
 
         r = def->issue(req, IO_URING_F_NONBLOCK);
         if (r == IOU_OK)
-                io_req_complete(req, false);
+                io_req_issued(req, false);
         else if (r == -EAGAIN && !(req->flags & REQ_F_NOWAIT))
-                io_queue_iowq(req);
+                io_queue_iowq(req, state);
         else if (r != IOU_ISSUE_SKIP_COMPLETE)
-                io_req_fail(req, r);
+                io_req_defer_failed(req, r);
+}
+
+void io_req_task_submit(struct io_kiocb *req) {
+        struct io_submit_state state = { .task = req->task };
+
+        if (req->flags & REQ_F_TW_FAIL_LINKS)
+                io_req_tw_fail_links(req);
+        else if (req->ctx->dead)
+                io_req_defer_failed(req, -ECANCELED);
+        else if (req->flags & REQ_F_FORCE_ASYNC)
+                io_queue_iowq(req, &state);
+        else
+                io_queue_sqe(req, &state);
+        io_submit_state_end(&state);
 }
 
 void io_wq_submit_work(struct io_kiocb *req) {
@@ -196,10 +336,103 @@ void io_wq_submit_work(struct io_kiocb *req) {
                 return;
         if (r != IOU_OK)
                 io_req_set_res(req, r, 0);
-        io_req_complete(req, true);
+        io_req_issued(req, true);
 }
 
-/* Returns 0 or the SQE's error (already posted in its CQE). */
+/* A drain inside a link drains the whole link and what follows it. */
+static void io_init_drain(struct io_ring_ctx *ctx, struct io_submit_state *state) {
+        ctx->drain_active = true;
+        if (state->link_head) {
+                state->link_head->flags |= REQ_F_IO_DRAIN | REQ_F_FORCE_ASYNC;
+                ctx->drain_next = true;
+        }
+}
+
+static int io_init_req(struct io_ring_ctx *ctx, struct io_kiocb *req, const struct io_uring_sqe *sqe,
+                       struct io_submit_state *state) {
+        const struct io_issue_def *def;
+        uint8_t sqe_flags = sqe->flags;
+
+        req->opcode = sqe->opcode;
+        req->user_data = sqe->user_data;
+        req->sqe_fd = sqe->fd;
+        /* The flags count even when the SQE is refused: a bad SQE inside a
+         * chain still belongs to the chain. */
+        if (sqe_flags & IOSQE_FIXED_FILE)
+                req->flags |= REQ_F_FIXED_FILE;
+        if (sqe_flags & IOSQE_IO_DRAIN)
+                req->flags |= REQ_F_IO_DRAIN;
+        if (sqe_flags & IOSQE_IO_LINK)
+                req->flags |= REQ_F_LINK;
+        if (sqe_flags & IOSQE_IO_HARDLINK)
+                req->flags |= REQ_F_HARDLINK;
+        if (sqe_flags & IOSQE_ASYNC)
+                req->flags |= REQ_F_FORCE_ASYNC;
+        if (sqe_flags & IOSQE_CQE_SKIP_SUCCESS)
+                req->flags |= REQ_F_CQE_SKIP;
+
+        if (req->opcode >= URINGD_IORING_OP_LAST || !io_op_supported(req->opcode)) {
+                req->opcode = IORING_OP_NOP;
+                return -EINVAL;
+        }
+        if (sqe_flags & ~SQE_VALID_FLAGS)
+                return -EINVAL;
+        if (sqe_flags & IOSQE_CQE_SKIP_SUCCESS)
+                ctx->drain_disabled = true;
+        if (sqe_flags & IOSQE_IO_DRAIN) {
+                if (ctx->drain_disabled)
+                        return -EOPNOTSUPP;
+                io_init_drain(ctx, state);
+        }
+        if (ctx->drain_active || ctx->drain_next) {
+                /* Down the slow path, to be drained there. */
+                if (ctx->drain_active)
+                        req->flags |= REQ_F_FORCE_ASYNC;
+                if (ctx->drain_next && !state->link_head) {
+                        ctx->drain_next = false;
+                        ctx->drain_active = true;
+                        req->flags |= REQ_F_IO_DRAIN | REQ_F_FORCE_ASYNC;
+                }
+        }
+
+        def = &io_issue_defs[req->opcode];
+        if (!def->ioprio && sqe->ioprio)
+                return -EINVAL;
+        /* No personalities are ever registered. */
+        if (sqe->personality)
+                return -EINVAL;
+        return def->prep(req, sqe);
+}
+
+/* A bad SQE: inside a chain it joins the chain and the batch goes on. */
+static int io_submit_fail_init(struct io_submit_state *state, struct io_kiocb *req, int error) {
+        struct io_kiocb *head = state->link_head;
+
+        io_req_set_fail(req);
+        io_req_set_res(req, error, 0);
+        if (head && !(head->flags & REQ_F_FAIL)) {
+                io_req_set_fail(head);
+                io_req_set_res(head, -ECANCELED, 0);
+        }
+
+        if (!(req->flags & IO_REQ_LINK_FLAGS)) {
+                if (head) {
+                        state->link_last->link = req;
+                        state->link_head = NULL;
+                        req = head;
+                }
+                io_queue_sqe_fallback(req, state);
+                return error;
+        }
+        if (head)
+                state->link_last->link = req;
+        else
+                state->link_head = req;
+        state->link_last = req;
+        return 0;
+}
+
+/* Returns 0 or the SQE's error (already on its way to its CQE). */
 static int io_submit_sqe(struct io_ring_ctx *ctx, struct io_submit_state *state, const struct io_uring_sqe *sqe) {
         struct io_kiocb *req = calloc(1, sizeof(*req));
         int r;
@@ -211,10 +444,28 @@ static int io_submit_sqe(struct io_ring_ctx *ctx, struct io_submit_state *state,
         req->file = -1;
         __atomic_add_fetch(&ctx->inflight, 1, __ATOMIC_RELAXED);
 
-        r = io_init_req(ctx, req, sqe);
-        if (r < 0) {
-                io_req_fail(req, r);
-                return r;
+        r = io_init_req(ctx, req, sqe, state);
+        if (r < 0)
+                return io_submit_fail_init(state, req, r);
+
+        if (state->link_head) {
+                state->link_last->link = req;
+                state->link_last = req;
+                if (req->flags & IO_REQ_LINK_FLAGS)
+                        return 0;
+                /* The last request of the chain: issue its head. */
+                req = state->link_head;
+                state->link_head = NULL;
+                if (req->flags & (REQ_F_FORCE_ASYNC | REQ_F_FAIL)) {
+                        io_queue_sqe_fallback(req, state);
+                        return 0;
+                }
+        } else if (req->flags & (IO_REQ_LINK_FLAGS | REQ_F_FORCE_ASYNC | REQ_F_FAIL)) {
+                if (req->flags & IO_REQ_LINK_FLAGS)
+                        state->link_head = state->link_last = req;
+                else
+                        io_queue_sqe_fallback(req, state);
+                return 0;
         }
         io_queue_sqe(req, state);
         return 0;
@@ -256,6 +507,7 @@ int io_submit_sqes(struct io_ring_ctx *ctx, struct io_task *task, uint32_t nr) {
                 }
         } while (--left);
 
+        /* A chain left open at the end of the batch is issued as it is. */
         io_submit_state_end(&state);
         smp_store_release_u32(ctx->sq_head, ctx->cached_sq_head);
         return (int) (nr - left);

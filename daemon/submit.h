@@ -24,3 +24,12 @@ void io_req_complete(struct io_kiocb *req, bool async);
 
 /* Run a punted request on an io-wq worker, blocking allowed. */
 void io_wq_submit_work(struct io_kiocb *req);
+
+/* Event loop: issue a request handed over as task work (the next link of a
+ * chain, or a request released by a drain). */
+void io_req_task_submit(struct io_kiocb *req);
+
+/* Event loop: release drained requests whose turn has come; or, when the
+ * ring dies, cancel them. */
+void io_ring_flush_deferred(struct io_ring_ctx *ctx);
+void io_ring_cancel_deferred(struct io_ring_ctx *ctx);

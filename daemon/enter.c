@@ -12,6 +12,7 @@
 #include "eventfd.h"
 #include "manager.h"
 #include "ring.h"
+#include "sqpoll.h"
 #include "submit.h"
 #include "task.h"
 #include "uringd/compat.h"
@@ -234,7 +235,15 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
                 return;
         }
 
-        if (to_submit) {
+        if (ctx->flags & IORING_SETUP_SQPOLL) {
+                /* The poller submits; the call only wakes it or waits for
+                 * SQ space, and reports to_submit, as the kernel. */
+                if (flags & IORING_ENTER_SQ_WAKEUP)
+                        io_sqpoll_wake(ctx);
+                if (flags & IORING_ENTER_SQ_WAIT)
+                        io_sqpoll_wait_sq(ctx);
+                ret = (int) to_submit;
+        } else if (to_submit) {
                 ret = io_submit_sqes(ctx, t, to_submit);
                 if ((uint32_t) ret != to_submit)
                         goto out;

@@ -21,6 +21,9 @@ int ring_params_validate(uint32_t entries, struct io_uring_params *p) {
                 return -EINVAL;
 
         /* io_uring_sanitise_params(): flag combinations. */
+        if ((p->flags & IORING_SETUP_SQPOLL) &&
+            (p->flags & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG)))
+                return -EINVAL;
         if ((p->flags & IORING_SETUP_TASKRUN_FLAG) && !(p->flags & IORING_SETUP_COOP_TASKRUN))
                 return -EINVAL;
 
@@ -52,6 +55,10 @@ int ring_params_validate(uint32_t entries, struct io_uring_params *p) {
 
         p->sq_entries = sq_entries;
         p->cq_entries = cq_entries;
+
+        /* io_sq_offload_create(): SQ_AFF only means something with SQPOLL. */
+        if ((p->flags & IORING_SETUP_SQ_AFF) && !(p->flags & IORING_SETUP_SQPOLL))
+                return -EINVAL;
         return 0;
 }
 

@@ -26,12 +26,14 @@
  * as from a kernel that predates them. */
 #define URINGD_SETUP_FLAGS                                                      \
         (IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL |   \
-         IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG)
+         IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |                \
+         IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF)
 
 /* Features uringd really provides. Never IORING_FEAT_SINGLE_MMAP. */
 #define URINGD_FEATURES                                                         \
         (IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_RW_CUR_POS | \
-         IORING_FEAT_EXT_ARG | IORING_FEAT_CQE_SKIP | IORING_FEAT_LINKED_FILE)
+         IORING_FEAT_EXT_ARG | IORING_FEAT_CQE_SKIP | IORING_FEAT_LINKED_FILE |  \
+         IORING_FEAT_SQPOLL_NONFIXED)
 
 /* Offsets inside the SQ region. Head and tail sit on their own cache lines,
  * as in the kernel's struct io_rings. */

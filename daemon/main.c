@@ -117,7 +117,7 @@ int main(int argc, char *argv[]) {
                 goto out;
 
         (void) sd_notify(false, "READY=1\nSTATUS=Serving io_uring.");
-        r = sd_event_loop(m->event);
+        r = manager_run(m);
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");
         (void) sd_notify(false, "STOPPING=1");

@@ -23,6 +23,7 @@
 #include "task.h"
 #include "req.h"
 #include "ring.h"
+#include "sqpoll.h"
 #include "submit.h"
 #include "uringd/macro.h"
 
@@ -244,6 +245,7 @@ int manager_new(struct manager **ret) {
         list_init(&m->wake_list);
         list_init(&m->task_list);
         list_init(&m->rings);
+        list_init(&m->sqpoll_rings);
         pthread_mutex_init(&m->wake_lock, NULL);
         in_event_loop = true;
 
@@ -362,6 +364,20 @@ int manager_startup(struct manager *m, const char *socket_path) {
 
         log_info("Listening on %s.", socket_path ? socket_path : "the passed socket");
         return 0;
+}
+
+int manager_run(struct manager *m) {
+        for (;;) {
+                bool poll_sq = io_sqpoll_sweep(m);
+                int r = sd_event_run(m->event, poll_sq ? 0 : UINT64_MAX);
+                if (r < 0)
+                        return r;
+                if (sd_event_get_state(m->event) == SD_EVENT_FINISHED)
+                        break;
+        }
+        int code = 0;
+        (void) sd_event_get_exit_code(m->event, &code);
+        return code;
 }
 
 struct manager *manager_free(struct manager *m) {

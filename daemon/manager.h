@@ -42,6 +42,7 @@ struct manager {
         struct hashmap rings_by_ino;
         struct hashmap rings_by_wd;
         struct list_head rings;         /* every live ring, for shutdown */
+        struct list_head sqpoll_rings;  /* rings whose SQ the loop polls */
         unsigned nr_rings;
 
         struct hashmap waiters_by_tid;  /* struct io_waiter, see enter.c */
@@ -63,6 +64,10 @@ void manager_freep(struct manager **m);
 
 /* Listen on @socket_path, or take the socket passed by systemd. */
 int manager_startup(struct manager *m, const char *socket_path);
+
+/* Run the event loop until exit: blocks in epoll, or polls while SQPOLL
+ * rings are awake. Returns the exit code or -errno. */
+int manager_run(struct manager *m);
 
 int manager_ring_add(struct manager *m, struct io_ring_ctx *ctx);
 void manager_ring_remove(struct manager *m, struct io_ring_ctx *ctx);

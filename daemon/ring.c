@@ -18,6 +18,7 @@
 #include "io-wq.h"
 #include "manager.h"
 #include "ring.h"
+#include "sqpoll.h"
 #include "submit.h"
 #include "task.h"
 #include "uringd/macro.h"
@@ -82,6 +83,7 @@ int io_ring_ctx_new(struct manager *m, struct io_uring_params *p, struct io_ring
         list_init(&ctx->wake_node);
         list_init(&ctx->ring_node);
         list_init(&ctx->defer_list);
+        list_init(&ctx->sqpoll_node);
         pthread_mutex_init(&ctx->completion_lock, NULL);
         ring_layout_compute(p, &ctx->layout);
         ctx->sq_mask = ctx->layout.sq_entries - 1;
@@ -159,6 +161,7 @@ void io_ring_ctx_kill(struct io_ring_ctx *ctx) {
                 return;
         ctx->dead = true;
 
+        io_sqpoll_remove(ctx);
         io_cqring_wake_all(ctx);
         io_ring_cancel_deferred(ctx);
         if (ctx->wq) {

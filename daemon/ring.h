@@ -81,6 +81,12 @@ struct io_ring_ctx {
 
         struct io_wq *wq;               /* created on first punt */
 
+        /* SQPOLL: the event loop polls this ring's SQ (sqpoll.c). */
+        struct io_task *sq_task;        /* the creator: its fds and memory */
+        struct list_head sqpoll_node;   /* manager->sqpoll_rings */
+        uint64_t sq_idle_usec, sq_last_active;
+        bool sq_sleeping;               /* IORING_SQ_NEED_WAKEUP is set */
+
         /* Event-loop wake-up after completions posted by other threads. */
         struct list_head wake_node;
         bool wake_queued;               /* under manager->wake_lock */

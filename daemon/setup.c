@@ -11,6 +11,7 @@
 #include "notify.h"
 #include "ring.h"
 #include "setup.h"
+#include "sqpoll.h"
 #include "task.h"
 #include "uringd/macro.h"
 
@@ -28,6 +29,8 @@ void io_uring_setup_handler(struct client *c, const struct seccomp_notif *n, str
                 return;
         }
         r = ring_params_validate(entries, &p);
+        if (r == 0 && (p.flags & IORING_SETUP_SQPOLL))
+                r = io_sqpoll_check_params(&p);
         if (r < 0) {
                 client_respond(c, n->id, 0, r);
                 return;
@@ -49,6 +52,8 @@ void io_uring_setup_handler(struct client *c, const struct seccomp_notif *n, str
                 client_respond(c, n->id, 0, r);
                 return;
         }
+        if (p.flags & IORING_SETUP_SQPOLL)
+                (void) io_sqpoll_add(ctx, &p, t);
 
         /* From here on the ring dies through inotify: when the description
          * we hand out is released (or never handed out). */

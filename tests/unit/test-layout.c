@@ -87,7 +87,7 @@ START_TEST(flags_and_resv) {
 
         /* Every flag we do not implement is refused, as by an older kernel. */
         static const uint32_t refused[] = {
-                IORING_SETUP_IOPOLL, IORING_SETUP_SQPOLL, IORING_SETUP_SQ_AFF,
+                IORING_SETUP_IOPOLL, IORING_SETUP_SQ_AFF,
                 IORING_SETUP_ATTACH_WQ, IORING_SETUP_R_DISABLED, IORING_SETUP_SQE128,
                 IORING_SETUP_CQE32, IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_DEFER_TASKRUN,
                 IORING_SETUP_NO_MMAP, IORING_SETUP_REGISTERED_FD_ONLY, IORING_SETUP_NO_SQARRAY,
@@ -100,6 +100,14 @@ START_TEST(flags_and_resv) {
 
         p = params(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0);
         ck_assert_int_eq(ring_params_validate(8, &p), 0);
+
+        /* SQPOLL, with or without SQ_AFF; never with the IPI flags. */
+        p = params(IORING_SETUP_SQPOLL, 0);
+        ck_assert_int_eq(ring_params_validate(8, &p), 0);
+        p = params(IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF, 0);
+        ck_assert_int_eq(ring_params_validate(8, &p), 0);
+        p = params(IORING_SETUP_SQPOLL | IORING_SETUP_COOP_TASKRUN, 0);
+        ck_assert_int_eq(ring_params_validate(8, &p), -EINVAL);
 
         /* TASKRUN_FLAG needs COOP_TASKRUN (or DEFER_TASKRUN). */
         p = params(IORING_SETUP_TASKRUN_FLAG, 0);
@@ -176,7 +184,7 @@ START_TEST(features_truthful) {
         ck_assert(p.features & IORING_FEAT_NODROP);
         ck_assert(p.features & IORING_FEAT_EXT_ARG);
         ck_assert(!(p.features & IORING_FEAT_FAST_POLL));
-        ck_assert(!(p.features & IORING_FEAT_SQPOLL_NONFIXED));
+        ck_assert(p.features & IORING_FEAT_SQPOLL_NONFIXED);
         ck_assert(p.features & IORING_FEAT_CQE_SKIP);
 }
 END_TEST

@@ -22,7 +22,7 @@ struct io_task;
 /* Limits on what one user's apps can make us allocate. */
 #define MANAGER_MAX_CLIENTS 4096
 #define MANAGER_MAX_CONNECTIONS 256
-#define MANAGER_MAX_RINGS 65536
+#define MANAGER_MAX_RINGS 4096
 
 struct manager {
         sd_event *event;

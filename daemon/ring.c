@@ -26,10 +26,12 @@
 /* Past this many CQEs waiting in the overflow list, further CQEs are dropped
  * and counted (the kernel drops when its allocation fails). Bounds the
  * memory a ring whose app never reaps can make us hold. */
-#define IO_OVERFLOW_MAX 65536U
+#define IO_OVERFLOW_MAX 16384U
 
+/* No MAP_POPULATE: a page of the memfd exists once someone touches it, and
+ * a 32768-entry ring the app barely uses costs what it uses. */
 static void *map_region(int fd, off_t off, size_t size) {
-        void *p = mmap(NULL, ring_page_align(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, off);
+        void *p = mmap(NULL, ring_page_align(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
         return p == MAP_FAILED ? NULL : p;
 }
 

@@ -75,6 +75,8 @@ static int __io_uring_register(struct io_ring_ctx *ctx, struct io_task *t, unsig
                         return -EINVAL;
                 return io_sqe_buffers_unregister(ctx);
         case IORING_REGISTER_FILES:
+                if (!arg)
+                        return -EFAULT;
                 return io_sqe_files_register(ctx, t, arg, nr_args);
         case IORING_UNREGISTER_FILES:
                 if (arg || nr_args)

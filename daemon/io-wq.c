@@ -25,6 +25,9 @@ struct io_worker {
         pthread_t thread;
         int acct;
         bool running;           /* inside a request: may need a signal */
+        struct io_kiocb *cur;   /* that request, under lock */
+        bool cancel;            /* cur is cancelled: stop waiting for it */
+        bool waiting;           /* cur waits for readiness: cleanly cancellable */
 };
 
 struct io_wq_acct {
@@ -47,6 +50,7 @@ static void io_wq_put_locked(struct io_wq *wq, bool *ret_free) {
 }
 
 static __thread struct io_wq *current_wq;
+static __thread struct io_worker *current_worker;
 
 static void io_wq_free(struct io_wq *wq) {
         safe_close(wq->cancel_fd);
@@ -89,6 +93,7 @@ static void *io_wq_worker(void *arg) {
         sigaddset(&unblock, IO_WQ_CANCEL_SIGNAL);
         pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
         current_wq = wq;
+        current_worker = w;
 
         pthread_mutex_lock(&wq->lock);
         for (;;) {
@@ -108,12 +113,15 @@ static void *io_wq_worker(void *arg) {
                 struct io_kiocb *req = list_first_entry(&acct->work, struct io_kiocb, work_node);
                 list_del_init(&req->work_node);
                 w->running = true;
+                w->cur = req;
+                w->cancel = false;
                 pthread_mutex_unlock(&wq->lock);
 
                 io_wq_submit_work(req);
 
                 pthread_mutex_lock(&wq->lock);
                 w->running = false;
+                w->cur = NULL;
         }
 out:
         acct->nr_workers--;
@@ -225,20 +233,95 @@ int io_wq_init_signals(void) {
         return -pthread_sigmask(SIG_BLOCK, &block, NULL);
 }
 
+int io_wq_cancel_cb(struct io_wq *wq, bool (*match)(struct io_kiocb *req, void *data), void *data, bool all) {
+        struct list_head cancelled;
+        struct io_worker *w;
+        int ret = IO_WQ_CANCEL_NOTFOUND;
+
+        list_init(&cancelled);
+        pthread_mutex_lock(&wq->lock);
+        /* Queued work first: it is taken off the queue and never runs. */
+        for (int i = 0; i < IO_WQ_ACCT_NR; i++) {
+                struct io_kiocb *req, *n;
+
+                list_for_each_entry_safe(req, n, &wq->acct[i].work, work_node) {
+                        if (!match(req, data))
+                                continue;
+                        list_del_init(&req->work_node);
+                        list_add_tail(&req->work_node, &cancelled);
+                        ret = IO_WQ_CANCEL_OK;
+                        if (!all)
+                                goto done;
+                }
+        }
+        /* Running work: interrupted. One waiting for readiness ends with
+         * -ECANCELED, as a request waiting in the kernel's poll would. */
+        list_for_each_entry(w, &wq->workers, node) {
+                if (!w->running || !w->cur || w->cancel || !match(w->cur, data))
+                        continue;
+                w->cancel = true;
+                pthread_kill(w->thread, IO_WQ_CANCEL_SIGNAL);
+                if (ret == IO_WQ_CANCEL_NOTFOUND)
+                        ret = w->waiting ? IO_WQ_CANCEL_OK : IO_WQ_CANCEL_RUNNING;
+                if (!all)
+                        break;
+        }
+done:
+        pthread_mutex_unlock(&wq->lock);
+
+        struct io_kiocb *req, *n;
+        list_for_each_entry_safe(req, n, &cancelled, work_node) {
+                list_del_init(&req->work_node);
+                io_req_set_fail(req);
+                io_req_set_res(req, -ECANCELED, 0);
+                io_req_complete(req, false);
+        }
+        return ret;
+}
+
 int io_wq_wait_ready(int fd, short events) {
+        struct io_worker *w = current_worker;
+        struct io_wq *wq = current_wq;
         struct pollfd p[2] = {
                 { .fd = fd, .events = events },
-                { .fd = current_wq ? current_wq->cancel_fd : -1, .events = POLLIN },
+                { .fd = wq ? wq->cancel_fd : -1, .events = POLLIN },
         };
+        sigset_t block, during;
+        int r;
+
+        if (!w)
+                return -ECANCELED;
+        /* The cancel signal is let in only inside ppoll(): one sent before
+         * we get there waits, pending, and ends the ppoll() at once. */
+        sigemptyset(&block);
+        sigaddset(&block, IO_WQ_CANCEL_SIGNAL);
+        pthread_sigmask(SIG_BLOCK, &block, &during);
+        sigdelset(&during, IO_WQ_CANCEL_SIGNAL);
 
         for (;;) {
-                int r = poll(p, 2, -1);
-                if (r < 0 && errno == EINTR)
+                pthread_mutex_lock(&wq->lock);
+                if (w->cancel) {
+                        pthread_mutex_unlock(&wq->lock);
+                        r = -ECANCELED;
+                        break;
+                }
+                w->waiting = true;
+                pthread_mutex_unlock(&wq->lock);
+
+                r = ppoll(p, 2, NULL, &during);
+                if (r < 0)
+                        r = negative_errno();
+
+                pthread_mutex_lock(&wq->lock);
+                w->waiting = false;
+                pthread_mutex_unlock(&wq->lock);
+                if (r == -EINTR)
                         continue;
                 if (r < 0)
-                        return negative_errno();
-                if (p[1].revents)
-                        return -ECANCELED;
-                return 0;
+                        break;
+                r = p[1].revents ? -ECANCELED : 0;
+                break;
         }
+        pthread_sigmask(SIG_UNBLOCK, &block, NULL);
+        return r;
 }

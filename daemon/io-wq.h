@@ -38,5 +38,15 @@ void io_wq_exit(struct io_wq *wq);
  */
 int io_wq_wait_ready(int fd, short events);
 
+enum {
+        IO_WQ_CANCEL_OK,        /* found and cancelled */
+        IO_WQ_CANCEL_RUNNING,   /* found running: interrupted, completes later */
+        IO_WQ_CANCEL_NOTFOUND,
+};
+
+/* Cancel queued or running work that @match accepts (the first, or @all).
+ * Cancelled queued work completes -ECANCELED before this returns. */
+int io_wq_cancel_cb(struct io_wq *wq, bool (*match)(struct io_kiocb *req, void *data), void *data, bool all);
+
 /* Installed once at start-up: the signal that interrupts a blocked worker. */
 int io_wq_init_signals(void);

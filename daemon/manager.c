@@ -25,6 +25,7 @@
 #include "ring.h"
 #include "sqpoll.h"
 #include "submit.h"
+#include "timeout.h"
 #include "uringd/macro.h"
 
 __thread bool in_event_loop;
@@ -142,6 +143,7 @@ void manager_process_wakes(struct manager *m) {
                         pthread_mutex_unlock(&m->wake_lock);
 
                         if (!ctx->dead) {
+                                io_flush_timeouts(ctx);
                                 io_ring_flush_deferred(ctx);
                                 io_eventfd_flush(ctx);
                                 io_cqring_wake(ctx);

@@ -8,10 +8,13 @@
 #include <errno.h>
 #include <stddef.h>
 
+#include "cancel.h"
 #include "nop.h"
+#include "io-poll.h"
 #include "opdef.h"
 #include "rw.h"
 #include "sync.h"
+#include "timeout.h"
 
 const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
         [IORING_OP_NOP] = {
@@ -52,6 +55,37 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .prep = io_prep_write_fixed,
                 .issue = io_write,
         },
+        [IORING_OP_POLL_ADD] = {
+                .needs_file = 1,
+                .loop_only = 1,
+                .prep = io_poll_add_prep,
+                .issue = io_poll_add,
+        },
+        [IORING_OP_POLL_REMOVE] = {
+                .loop_only = 1,
+                .prep = io_poll_remove_prep,
+                .issue = io_poll_remove,
+        },
+        [IORING_OP_TIMEOUT] = {
+                .loop_only = 1,
+                .prep = io_timeout_prep,
+                .issue = io_timeout,
+        },
+        [IORING_OP_TIMEOUT_REMOVE] = {
+                .loop_only = 1,
+                .prep = io_timeout_remove_prep,
+                .issue = io_timeout_remove,
+        },
+        [IORING_OP_ASYNC_CANCEL] = {
+                .loop_only = 1,
+                .prep = io_async_cancel_prep,
+                .issue = io_async_cancel,
+        },
+        [IORING_OP_LINK_TIMEOUT] = {
+                .loop_only = 1,
+                .prep = io_link_timeout_prep,
+                .issue = io_no_issue,
+        },
         [IORING_OP_SYNC_FILE_RANGE] = {
                 .needs_file = 1,
                 .always_async = 1,
@@ -81,16 +115,16 @@ const struct io_cold_def io_cold_defs[URINGD_IORING_OP_LAST] = {
         [IORING_OP_FSYNC] = { .name = "FSYNC" },
         [IORING_OP_READ_FIXED] = { .name = "READ_FIXED" },
         [IORING_OP_WRITE_FIXED] = { .name = "WRITE_FIXED" },
-        [IORING_OP_POLL_ADD] = { .name = "POLL_ADD" },
+        [IORING_OP_POLL_ADD] = { .name = "POLL_ADD", .cleanup = io_poll_cleanup },
         [IORING_OP_POLL_REMOVE] = { .name = "POLL_REMOVE" },
         [IORING_OP_SYNC_FILE_RANGE] = { .name = "SYNC_FILE_RANGE" },
         [IORING_OP_SENDMSG] = { .name = "SENDMSG" },
         [IORING_OP_RECVMSG] = { .name = "RECVMSG" },
-        [IORING_OP_TIMEOUT] = { .name = "TIMEOUT" },
+        [IORING_OP_TIMEOUT] = { .name = "TIMEOUT", .cleanup = io_timeout_cleanup },
         [IORING_OP_TIMEOUT_REMOVE] = { .name = "TIMEOUT_REMOVE" },
         [IORING_OP_ACCEPT] = { .name = "ACCEPT" },
         [IORING_OP_ASYNC_CANCEL] = { .name = "ASYNC_CANCEL" },
-        [IORING_OP_LINK_TIMEOUT] = { .name = "LINK_TIMEOUT" },
+        [IORING_OP_LINK_TIMEOUT] = { .name = "LINK_TIMEOUT", .cleanup = io_timeout_cleanup },
         [IORING_OP_CONNECT] = { .name = "CONNECT" },
         [IORING_OP_FALLOCATE] = { .name = "FALLOCATE" },
         [IORING_OP_OPENAT] = { .name = "OPENAT" },
@@ -139,6 +173,11 @@ const struct io_cold_def io_cold_defs[URINGD_IORING_OP_LAST] = {
         [61] = { .name = "WRITEV_FIXED" },
         [62] = { .name = "PIPE" },
 };
+
+/* A LINK_TIMEOUT is never issued: its head arms it (timeout.c). */
+int io_no_issue(struct io_kiocb *req, unsigned issue_flags) {
+        return -ECANCELED;
+}
 
 bool io_op_supported(unsigned opcode) {
         return opcode < URINGD_IORING_OP_LAST && io_issue_defs[opcode].prep != NULL;

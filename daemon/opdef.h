@@ -24,6 +24,9 @@ struct io_issue_def {
         unsigned always_async : 1;
         /* takes sqe->ioprio; for the others a non-zero ioprio is -EINVAL */
         unsigned ioprio : 1;
+        /* issued on the event loop only, never on io-wq (it arms event
+         * sources there: timers, polls) */
+        unsigned loop_only : 1;
 
         int (*prep)(struct io_kiocb *req, const struct io_uring_sqe *sqe);
         int (*issue)(struct io_kiocb *req, unsigned issue_flags);
@@ -36,6 +39,8 @@ struct io_cold_def {
 
 extern const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST];
 extern const struct io_cold_def io_cold_defs[URINGD_IORING_OP_LAST];
+
+int io_no_issue(struct io_kiocb *req, unsigned issue_flags);
 
 bool io_op_supported(unsigned opcode);
 const char *io_op_name(unsigned opcode);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cancel.h"
 #include "client.h"
 #include "eventfd.h"
 #include "opdef.h"
@@ -95,6 +96,10 @@ static int __io_uring_register(struct io_ring_ctx *ctx, struct io_task *t, unsig
                 if (!arg || nr_args > PROBE_MAX_ARGS)
                         return -EINVAL;
                 return io_probe(t, arg, nr_args);
+        case IORING_REGISTER_SYNC_CANCEL:
+                if (nr_args != 1)
+                        return -EINVAL;
+                return io_sync_cancel(ctx, t, arg);
         default:
                 return -EINVAL;
         }

@@ -13,6 +13,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/io_uring.h>
 
@@ -36,6 +37,9 @@ enum {
         REQ_F_FAIL = 1U << 11,          /* failed: breaks a (soft) link */
         REQ_F_SKIP_LINK_CQES = 1U << 12, /* failed with CQE_SKIP: links fail silently */
         REQ_F_TW_FAIL_LINKS = 1U << 13, /* task work: complete this chain as failed */
+        REQ_F_ARM_LTIMEOUT = 1U << 14,  /* a LINK_TIMEOUT follows: arm it when going async */
+        REQ_F_LINK_TIMEOUT = 1U << 15,  /* its LINK_TIMEOUT is armed (timeout.c) */
+        REQ_F_POLLED = 1U << 16,        /* waits in poll.c, cancellable there */
 };
 
 #define IO_REQ_LINK_FLAGS (REQ_F_LINK | REQ_F_HARDLINK)
@@ -52,7 +56,7 @@ enum {
         IO_URING_F_IOWQ = 1U << 1,      /* running on an io-wq worker */
 };
 
-#define IO_CMD_SIZE 64
+#define IO_CMD_SIZE 96
 
 struct io_kiocb {
         struct io_ring_ctx *ctx;
@@ -67,6 +71,9 @@ struct io_kiocb {
         uint32_t cflags;
         struct io_kiocb *link;          /* next request of the chain */
         struct list_head work_node;     /* io-wq, task work or defer list */
+        /* Task work: run on the event loop instead of issuing (NULL: issue). */
+        void (*tw_func)(struct io_kiocb *req);
+        uint32_t cancel_seq;            /* the last ASYNC_CANCEL_ALL that saw it */
         union {
                 uint8_t data[IO_CMD_SIZE];
                 uint64_t align;
@@ -78,6 +85,8 @@ struct io_kiocb {
                 assert_cc(sizeof(type) <= IO_CMD_SIZE);                         \
                 (type *) (req)->cmd.data;                                       \
         })
+
+#define cmd_to_io_kiocb(ptr) ((struct io_kiocb *) ((char *) (ptr) - offsetof(struct io_kiocb, cmd)))
 
 static inline void io_req_set_res(struct io_kiocb *req, int32_t res, uint32_t cflags) {
         req->res = res;

@@ -17,10 +17,12 @@
 #include "eventfd.h"
 #include "io-wq.h"
 #include "manager.h"
+#include "io-poll.h"
 #include "ring.h"
 #include "sqpoll.h"
 #include "submit.h"
 #include "task.h"
+#include "timeout.h"
 #include "uringd/macro.h"
 
 /* Past this many CQEs waiting in the overflow list, further CQEs are dropped
@@ -53,6 +55,7 @@ static void io_ring_ctx_free(struct io_ring_ctx *ctx) {
         unmap_region(ctx->sqes_region, ctx->layout.sqes_size);
         safe_close(ctx->memfd);
         pthread_mutex_destroy(&ctx->completion_lock);
+        pthread_mutex_destroy(&ctx->timeout_lock);
         free(ctx);
 }
 
@@ -86,7 +89,11 @@ int io_ring_ctx_new(struct manager *m, struct io_uring_params *p, struct io_ring
         list_init(&ctx->ring_node);
         list_init(&ctx->defer_list);
         list_init(&ctx->sqpoll_node);
+        list_init(&ctx->timeout_list);
+        list_init(&ctx->ltimeout_list);
+        list_init(&ctx->poll_list);
         pthread_mutex_init(&ctx->completion_lock, NULL);
+        pthread_mutex_init(&ctx->timeout_lock, NULL);
         ring_layout_compute(p, &ctx->layout);
         ctx->sq_mask = ctx->layout.sq_entries - 1;
         ctx->cq_mask = ctx->layout.cq_entries - 1;
@@ -166,6 +173,8 @@ void io_ring_ctx_kill(struct io_ring_ctx *ctx) {
         io_sqpoll_remove(ctx);
         io_cqring_wake_all(ctx);
         io_ring_cancel_deferred(ctx);
+        io_poll_remove_all(ctx);
+        io_kill_timeouts(ctx);
         if (ctx->wq) {
                 io_wq_exit(ctx->wq);
                 ctx->wq = NULL;
@@ -254,6 +263,10 @@ drop:
                 ctx->cq_dropped = true;
         }
         io_eventfd_mark(ctx, async);
+        /* The kernel posts a batch's inline completions when the batch
+         * ends; a counting TIMEOUT queued in the batch must not see them. */
+        if (ctx->submitting && in_event_loop)
+                ctx->submit_cqes++;
         pthread_mutex_unlock(&ctx->completion_lock);
 
         manager_queue_wake(ctx->manager, ctx);

@@ -81,6 +81,20 @@ struct io_ring_ctx {
 
         struct io_wq *wq;               /* created on first punt */
 
+        /* Timeouts and polls: event loop only (timeout.c, poll.c), except
+         * the head <-> LINK_TIMEOUT pairing, which completions on io-wq
+         * threads undo under timeout_lock. */
+        pthread_mutex_t timeout_lock;
+        struct list_head timeout_list;  /* TIMEOUT: counted ones first, by target */
+        struct list_head ltimeout_list; /* armed LINK_TIMEOUTs */
+        struct list_head poll_list;     /* POLL_ADD and polled requests */
+        uint32_t cq_timeouts;           /* timeout CQEs: not counted as events */
+        uint32_t cq_last_tm_flush;
+        bool off_timeout_used;          /* a counting timeout was ever queued */
+        bool submitting;                /* inside io_submit_sqes() */
+        uint32_t submit_cqes;           /* CQEs posted inline by this batch */
+        uint32_t cancel_seq;
+
         /* SQPOLL: the event loop polls this ring's SQ (sqpoll.c). */
         struct io_task *sq_task;        /* the creator: its fds and memory */
         struct list_head sqpoll_node;   /* manager->sqpoll_rings */

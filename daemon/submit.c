@@ -30,6 +30,7 @@
 #include "rsrc.h"
 #include "submit.h"
 #include "task.h"
+#include "timeout.h"
 #include "uringd/macro.h"
 
 /* SQE flags uringd implements; BUFFER_SELECT (provided buffers) fails the
@@ -108,12 +109,25 @@ static void io_req_tw_fail_links(struct io_kiocb *link) {
         }
 }
 
+void io_req_task_work_add(struct io_kiocb *req, void (*func)(struct io_kiocb *req)) {
+        req->tw_func = func;
+        manager_queue_task_work(req->ctx->manager, req);
+}
+
+void io_req_task_complete(struct io_kiocb *req) {
+        io_req_complete(req, false);
+}
+
 void io_req_complete(struct io_kiocb *req, bool async) {
         struct io_ring_ctx *ctx = io_ring_ctx_ref(req->ctx);
         struct io_kiocb *next = NULL;
 
         if (!(req->flags & REQ_F_CQE_SKIP))
                 io_post_cqe(ctx, req->user_data, req->res, req->cflags, async);
+        /* Its LINK_TIMEOUT completes -ECANCELED, and the chain goes on
+         * after it. */
+        if (req->flags & (REQ_F_ARM_LTIMEOUT | REQ_F_LINK_TIMEOUT))
+                io_disarm_next(req);
         if (req->link) {
                 if ((req->flags & REQ_F_FAIL) && !(req->flags & REQ_F_HARDLINK))
                         io_fail_links(req);
@@ -201,6 +215,12 @@ static void io_queue_iowq(struct io_kiocb *req, struct io_submit_state *state) {
         int acct = IO_WQ_ACCT_BOUND;
         int r;
 
+        /* Timeouts, polls and cancels live on the event loop: IOSQE_ASYNC
+         * or a drain changes when they are issued, not where. */
+        if (def->loop_only) {
+                io_queue_sqe(req, state);
+                return;
+        }
         r = io_assign_file(req, state);
         if (r < 0) {
                 io_req_defer_failed(req, r);
@@ -216,6 +236,8 @@ static void io_queue_iowq(struct io_kiocb *req, struct io_submit_state *state) {
                         return;
                 }
         }
+        if (req->flags & REQ_F_ARM_LTIMEOUT)
+                io_arm_ltimeout(req);
         r = io_wq_enqueue(ctx->wq, req, acct);
         if (r < 0)
                 io_req_defer_failed(req, r);
@@ -308,15 +330,25 @@ static void io_queue_sqe(struct io_kiocb *req, struct io_submit_state *state) {
         r = def->issue(req, IO_URING_F_NONBLOCK);
         if (r == IOU_OK)
                 io_req_issued(req, false);
-        else if (r == -EAGAIN && !(req->flags & REQ_F_NOWAIT))
+        else if (r == -EAGAIN && !(req->flags & REQ_F_NOWAIT) && !def->loop_only)
                 io_queue_iowq(req, state);
-        else if (r != IOU_ISSUE_SKIP_COMPLETE)
+        else if (r == IOU_ISSUE_SKIP_COMPLETE) {
+                /* Waiting on the loop (poll, timeout): so may its guard. */
+                if (req->flags & REQ_F_ARM_LTIMEOUT)
+                        io_arm_ltimeout(req);
+        } else
                 io_req_defer_failed(req, r);
 }
 
 void io_req_task_submit(struct io_kiocb *req) {
         struct io_submit_state state = { .task = req->task };
 
+        if (req->tw_func) {
+                void (*func)(struct io_kiocb *) = req->tw_func;
+                req->tw_func = NULL;
+                func(req);
+                return;
+        }
         if (req->flags & REQ_F_TW_FAIL_LINKS)
                 io_req_tw_fail_links(req);
         else if (req->ctx->dead)
@@ -445,6 +477,8 @@ static int io_submit_sqe(struct io_ring_ctx *ctx, struct io_submit_state *state,
         __atomic_add_fetch(&ctx->inflight, 1, __ATOMIC_RELAXED);
 
         r = io_init_req(ctx, req, sqe, state);
+        if (r == 0 && req->opcode == IORING_OP_LINK_TIMEOUT)
+                r = io_link_timeout_attach(req, state->link_head ? state->link_last : NULL);
         if (r < 0)
                 return io_submit_fail_init(state, req, r);
 
@@ -496,6 +530,8 @@ int io_submit_sqes(struct io_ring_ctx *ctx, struct io_task *task, uint32_t nr) {
                 return 0;
 
         left = nr;
+        ctx->submitting = true;
+        ctx->submit_cqes = 0;
         do {
                 struct io_uring_sqe sqe;
 
@@ -509,6 +545,8 @@ int io_submit_sqes(struct io_ring_ctx *ctx, struct io_task *task, uint32_t nr) {
 
         /* A chain left open at the end of the batch is issued as it is. */
         io_submit_state_end(&state);
+        ctx->submitting = false;
+        ctx->submit_cqes = 0;
         smp_store_release_u32(ctx->sq_head, ctx->cached_sq_head);
         return (int) (nr - left);
 }

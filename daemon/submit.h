@@ -22,6 +22,12 @@ int io_submit_sqes(struct io_ring_ctx *ctx, struct io_task *task, uint32_t nr);
 /* Post req->res as its CQE and free it. Any thread. */
 void io_req_complete(struct io_kiocb *req, bool async);
 
+/* Run @func(req) on the event loop, after what is queued there. Any thread. */
+void io_req_task_work_add(struct io_kiocb *req, void (*func)(struct io_kiocb *req));
+
+/* Task work that posts req->res. */
+void io_req_task_complete(struct io_kiocb *req);
+
 /* Run a punted request on an io-wq worker, blocking allowed. */
 void io_wq_submit_work(struct io_kiocb *req);
 

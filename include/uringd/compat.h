@@ -49,6 +49,11 @@
 #define IORING_ENTER_REGISTERED_RING (1U << 4)
 #endif
 
+/* io_uring SQE flags newer than 6.1. */
+#ifndef IORING_TIMEOUT_MULTISHOT
+#define IORING_TIMEOUT_MULTISHOT (1U << 6)
+#endif
+
 /* Maximum number of registered rings per task, as in the kernel. */
 #define URINGD_IO_RINGFD_REG_MAX 16
 

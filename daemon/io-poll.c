@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Poll requests, after io_uring/poll.c.
+ *
+ * POLL_ADD first asks poll(2) with a zero timeout: a one-shot poll that is
+ * ready completes inline with the mask, as the kernel's does. Otherwise it
+ * waits as an edge-triggered sd-event I/O source on our own dup of the file
+ * (epoll keys on the fd number, and several requests may poll one file);
+ * when it fires, the mask is read again with poll(2), as the kernel reads
+ * vfs_poll() again in its task work, so a spurious wake-up posts nothing.
+ * A multishot poll posts each mask with IORING_CQE_F_MORE and goes on until
+ * it is removed or cancelled, whose CQE (-ECANCELED) has no MORE.
+ *
+ * The result mask is what the file reports among the events asked for,
+ * plus POLLERR, POLLHUP, POLLNVAL and POLLRDHUP, which the kernel always
+ * reports (IO_POLL_UNMASK).
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+#include <systemd/sd-event.h>
+
+#include "cancel.h"
+#include "manager.h"
+#include "io-poll.h"
+#include "req.h"
+#include "ring.h"
+#include "submit.h"
+#include "timeout.h"
+#include "uringd/macro.h"
+
+#define IO_POLL_UNMASK (POLLERR | POLLHUP | POLLNVAL | POLLRDHUP)
+
+struct io_poll {
+        struct list_head node;          /* ctx->poll_list while waiting */
+        sd_event_source *source;
+        int fd;                         /* our dup of the file, or -1 */
+        uint32_t events;                /* poll(2) bits asked for */
+        bool multishot;
+};
+
+struct io_poll_update {
+        uint64_t old_user_data;
+        uint64_t new_user_data;
+        uint32_t events;
+        bool update_events;
+        bool update_user_data;
+};
+
+static uint32_t io_poll_parse_events(const struct io_uring_sqe *sqe) {
+        /* poll(2) and epoll bits agree on x86 and arm64 (no demangling). */
+        return sqe->poll32_events & 0xffff;
+}
+
+int io_poll_add_prep(struct io_kiocb *req, const struct io_uring_sqe *sqe) {
+        struct io_poll *p = io_kiocb_to_cmd(req, struct io_poll);
+        uint32_t flags;
+
+        if (sqe->buf_index || sqe->off || sqe->addr)
+                return -EINVAL;
+        flags = sqe->len;
+        if (flags & ~IORING_POLL_ADD_MULTI)
+                return -EINVAL;
+        /* A multishot poll never completes "successfully": nothing to skip. */
+        if ((flags & IORING_POLL_ADD_MULTI) && (req->flags & REQ_F_CQE_SKIP))
+                return -EINVAL;
+
+        list_init(&p->node);
+        p->fd = -1;
+        p->events = io_poll_parse_events(sqe);
+        p->multishot = flags & IORING_POLL_ADD_MULTI;
+        return 0;
+}
+
+/* The file's readiness now, among @events and IO_POLL_UNMASK. */
+static int io_poll_mask(int fd, uint32_t events) {
+        struct pollfd pfd = { .fd = fd, .events = (short) (events | POLLRDHUP) };
+
+        if (poll(&pfd, 1, 0) < 0)
+                return negative_errno();
+        return (uint16_t) pfd.revents & (events | IO_POLL_UNMASK);
+}
+
+static uint32_t io_poll_epoll_events(uint32_t events) {
+        uint32_t e = EPOLLRDHUP | EPOLLET;
+
+        if (events & (POLLIN | POLLRDNORM | POLLRDBAND))
+                e |= EPOLLIN;
+        if (events & POLLPRI)
+                e |= EPOLLPRI;
+        if (events & (POLLOUT | POLLWRNORM | POLLWRBAND))
+                e |= EPOLLOUT;
+        return e;
+}
+
+/* Stop waiting. Idempotent; nothing to do for a poll that never waited
+ * (its cmd may not even have been through prep). */
+static void io_poll_disarm(struct io_kiocb *req) {
+        struct io_poll *p = io_kiocb_to_cmd(req, struct io_poll);
+
+        if (!(req->flags & REQ_F_POLLED))
+                return;
+        list_del_init(&p->node);
+        req->flags &= ~REQ_F_POLLED;
+        p->source = sd_event_source_disable_unref(p->source);
+        p->fd = safe_close(p->fd);
+}
+
+void io_poll_cleanup(struct io_kiocb *req) {
+        io_poll_disarm(req);
+}
+
+static int io_poll_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct io_kiocb *req = userdata;
+        struct io_poll *p = io_kiocb_to_cmd(req, struct io_poll);
+        int mask = io_poll_mask(p->fd, p->events);
+
+        if (mask == 0)
+                return 0;
+        if (p->multishot && mask > 0) {
+                io_post_cqe(req->ctx, req->user_data, mask, IORING_CQE_F_MORE, false);
+                return 0;
+        }
+        io_poll_disarm(req);
+        if (mask < 0)
+                io_req_set_fail(req);
+        /* A multishot poll ends on an error, as the kernel's does. */
+        io_req_set_res(req, mask, 0);
+        io_req_complete(req, false);
+        return 0;
+}
+
+/* Wait for readiness. Returns 0 or -errno. */
+static int io_poll_arm(struct io_kiocb *req) {
+        struct io_poll *p = io_kiocb_to_cmd(req, struct io_poll);
+        int r;
+
+        p->fd = fcntl(req->file, F_DUPFD_CLOEXEC, 3);
+        if (p->fd < 0)
+                return negative_errno();
+        r = sd_event_add_io(req->ctx->manager->event, &p->source, p->fd, io_poll_epoll_events(p->events),
+                            io_poll_wake, req);
+        if (r < 0) {
+                p->fd = safe_close(p->fd);
+                return r;
+        }
+        req->flags |= REQ_F_POLLED;
+        list_add_tail(&p->node, &req->ctx->poll_list);
+        return 0;
+}
+
+int io_poll_add(struct io_kiocb *req, unsigned issue_flags) {
+        struct io_poll *p = io_kiocb_to_cmd(req, struct io_poll);
+        int mask, r;
+
+        mask = io_poll_mask(req->file, p->events);
+        if (mask < 0)
+                return mask;
+        if (mask && !p->multishot) {
+                io_req_set_res(req, mask, 0);
+                return IOU_OK;
+        }
+        /* Multishot and ready: the edge-triggered source reports the
+         * current state once, right away. */
+        r = io_poll_arm(req);
+        if (r == -EPERM) {
+                /* A file epoll refuses (a regular file) never waits: the
+                 * kernel completes it once with its mask, MORE or not. */
+                if (!mask)
+                        return -EINVAL;
+                io_req_set_res(req, mask, 0);
+                return IOU_OK;
+        }
+        if (r < 0)
+                return r;
+        return IOU_ISSUE_SKIP_COMPLETE;
+}
+
+static void io_poll_complete_cancelled(struct io_kiocb *req) {
+        io_req_set_fail(req);
+        io_req_set_res(req, -ECANCELED, 0);
+        io_req_complete(req, false);
+}
+
+int io_poll_cancel(struct io_ring_ctx *ctx, struct io_cancel_data *cd) {
+        struct io_poll *p;
+
+        list_for_each_entry(p, &ctx->poll_list, node) {
+                struct io_kiocb *req = cmd_to_io_kiocb(p);
+
+                if (!io_cancel_req_match(req, cd))
+                        continue;
+                io_poll_disarm(req);
+                io_req_task_work_add(req, io_poll_complete_cancelled);
+                return 0;
+        }
+        return -ENOENT;
+}
+
+void io_poll_remove_all(struct io_ring_ctx *ctx) {
+        while (!list_empty(&ctx->poll_list)) {
+                struct io_poll *p = list_first_entry(&ctx->poll_list, struct io_poll, node);
+                struct io_kiocb *req = cmd_to_io_kiocb(p);
+
+                io_poll_disarm(req);
+                io_poll_complete_cancelled(req);
+        }
+}
+
+int io_poll_remove_prep(struct io_kiocb *req, const struct io_uring_sqe *sqe) {
+        struct io_poll_update *upd = io_kiocb_to_cmd(req, struct io_poll_update);
+        uint32_t flags;
+
+        if (sqe->buf_index || sqe->splice_fd_in)
+                return -EINVAL;
+        flags = sqe->len;
+        if (flags & ~(IORING_POLL_UPDATE_EVENTS | IORING_POLL_UPDATE_USER_DATA | IORING_POLL_ADD_MULTI))
+                return -EINVAL;
+        /* MULTI means something only with an update. */
+        if (flags == IORING_POLL_ADD_MULTI)
+                return -EINVAL;
+
+        upd->old_user_data = sqe->addr;
+        upd->update_events = flags & IORING_POLL_UPDATE_EVENTS;
+        upd->update_user_data = flags & IORING_POLL_UPDATE_USER_DATA;
+        upd->new_user_data = sqe->off;
+        if (!upd->update_user_data && upd->new_user_data)
+                return -EINVAL;
+        if (upd->update_events)
+                upd->events = io_poll_parse_events(sqe);
+        else if (sqe->poll32_events)
+                return -EINVAL;
+        return 0;
+}
+
+int io_poll_remove(struct io_kiocb *req, unsigned issue_flags) {
+        struct io_poll_update *upd = io_kiocb_to_cmd(req, struct io_poll_update);
+        struct io_kiocb *preq = NULL;
+        struct io_poll *p;
+        int r;
+
+        list_for_each_entry(p, &req->ctx->poll_list, node) {
+                struct io_kiocb *tmp = cmd_to_io_kiocb(p);
+                if (tmp->opcode == IORING_OP_POLL_ADD && tmp->user_data == upd->old_user_data) {
+                        preq = tmp;
+                        break;
+                }
+        }
+        if (!preq) {
+                io_req_set_fail(req);
+                io_req_set_res(req, -ENOENT, 0);
+                return IOU_OK;
+        }
+        io_poll_disarm(preq);
+
+        if (upd->update_events || upd->update_user_data) {
+                p = io_kiocb_to_cmd(preq, struct io_poll);
+                if (upd->update_events)
+                        p->events = upd->events;
+                if (upd->update_user_data)
+                        preq->user_data = upd->new_user_data;
+                r = io_poll_add(preq, issue_flags);
+                if (r == IOU_ISSUE_SKIP_COMPLETE)
+                        goto out;
+                if (r == IOU_OK) {
+                        /* Ready at once: the updated poll completes. */
+                        io_req_task_work_add(preq, io_req_task_complete);
+                        goto out;
+                }
+        }
+        /* Removed (or the update failed): the poll ends, after our CQE. */
+        io_req_task_work_add(preq, io_poll_complete_cancelled);
+out:
+        io_req_set_res(req, 0, 0);
+        return IOU_OK;
+}

@@ -67,6 +67,8 @@ static int wait_result(struct io_ring_ctx *ctx, int ret) {
 static void io_waiter_answer(struct io_waiter *w, int ret) {
         int val = w->submitted > 0 ? w->submitted : wait_result(w->ctx, ret);
 
+        /* The kernel signals the eventfd before the waiter runs again. */
+        io_eventfd_flush(w->ctx);
         client_respond(w->client, w->id, val >= 0 ? val : 0, val < 0 ? val : 0);
         io_waiter_free(w);
 }
@@ -267,6 +269,7 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
                 }
         }
 out:
+        io_eventfd_flush(ctx);
         client_respond(c, n->id, ret >= 0 ? ret : 0, ret < 0 ? ret : 0);
         io_ring_ctx_unref(ctx);
 }

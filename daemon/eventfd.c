@@ -72,8 +72,11 @@ void io_eventfd_free(struct io_ev_fd *ev) {
         free(ev);
 }
 
+/* Called with completion_lock held, when a CQE is posted: like the kernel,
+ * IORING_CQ_EVENTFD_DISABLED counts at posting time, not at signal time. */
 void io_eventfd_mark(struct io_ring_ctx *ctx, bool async) {
-        if (ctx->ev_fd && (async || !ctx->ev_fd->async_only))
+        if (ctx->ev_fd && (async || !ctx->ev_fd->async_only) &&
+            !(read_once_u32(ctx->cq_flags) & IORING_CQ_EVENTFD_DISABLED))
                 ctx->ev_fd->pending = true;
 }
 
@@ -89,7 +92,7 @@ void io_eventfd_flush(struct io_ring_ctx *ctx) {
         }
         pthread_mutex_unlock(&ctx->completion_lock);
 
-        if (!pending || (read_once_u32(ctx->cq_flags) & IORING_CQ_EVENTFD_DISABLED))
+        if (!pending)
                 return;
 
         /* The description is the app's, in blocking mode: a counter at its

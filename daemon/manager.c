@@ -78,6 +78,20 @@ static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
+/* Runs after every dispatched event source: a timer or poll callback that
+ * completed a request leaves task work and waiters to wake behind it. */
+static int on_post(sd_event_source *s, void *userdata) {
+        struct manager *m = userdata;
+        bool pending;
+
+        pthread_mutex_lock(&m->wake_lock);
+        pending = !list_empty(&m->wake_list) || !list_empty(&m->task_list);
+        pthread_mutex_unlock(&m->wake_lock);
+        if (pending)
+                manager_process_wakes(m);
+        return 0;
+}
+
 void manager_queue_wake(struct manager *m, struct io_ring_ctx *ctx) {
         bool was_empty;
 
@@ -284,6 +298,9 @@ int manager_new(struct manager **ret) {
         r = sd_event_add_io(m->event, &m->wake_source, m->wake_fd, EPOLLIN, on_wake, m);
         if (r < 0)
                 goto fail;
+        r = sd_event_add_post(m->event, &m->post_source, on_post, m);
+        if (r < 0)
+                goto fail;
 
         *ret = m;
         return 0;
@@ -410,6 +427,7 @@ struct manager *manager_free(struct manager *m) {
 
         sd_event_source_disable_unref(m->inotify_source);
         safe_close(m->inotify_fd);
+        sd_event_source_disable_unref(m->post_source);
         sd_event_source_disable_unref(m->wake_source);
         safe_close(m->wake_fd);
         sd_event_unref(m->event);

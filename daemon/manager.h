@@ -50,6 +50,7 @@ struct manager {
 
         int wake_fd;
         sd_event_source *wake_source;
+        sd_event_source *post_source;
         pthread_mutex_t wake_lock;
         struct list_head wake_list;     /* rings with fresh completions */
         struct list_head task_list;     /* requests to issue on the loop */

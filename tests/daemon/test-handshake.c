@@ -69,8 +69,13 @@ static int exchange(int s, const void *msg, size_t len, int fd, int *ret_error, 
         if (h->type == URINGD_MSG_ERROR) {
                 struct uringd_msg_error *e = (void *) buf;
                 *ret_error = e->error;
-                if (text)
-                        snprintf(text, textlen, "%s", e->message);
+                if (text && textlen > 0) {
+                        size_t n_copy = strnlen(e->message, sizeof(e->message));
+                        if (n_copy >= textlen)
+                                n_copy = textlen - 1;
+                        memcpy(text, e->message, n_copy);
+                        text[n_copy] = 0;
+                }
         }
         return h->type;
 }

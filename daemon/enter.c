@@ -236,6 +236,10 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
                 client_respond(c, n->id, 0, r);
                 return;
         }
+        if (ctx->flags & IORING_SETUP_R_DISABLED) {
+                ret = -EBADFD;
+                goto out;
+        }
 
         if (ctx->flags & IORING_SETUP_SQPOLL) {
                 /* The poller submits; the call only wakes it or waits for
@@ -246,6 +250,10 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
                         io_sqpoll_wait_sq(ctx);
                 ret = (int) to_submit;
         } else if (to_submit) {
+                if (ctx->submitter_tid && ctx->submitter_tid != t->tid) {
+                        ret = -EEXIST;
+                        goto out;
+                }
                 ret = io_submit_sqes(ctx, t, to_submit);
                 if ((uint32_t) ret != to_submit)
                         goto out;

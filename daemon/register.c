@@ -15,6 +15,7 @@
 #include "register.h"
 #include "ring.h"
 #include "rsrc.h"
+#include "sqpoll.h"
 #include "task.h"
 #include "uringd-proto.h"
 #include "uringd/compat.h"
@@ -64,9 +65,106 @@ out:
         return r < 0 ? (r == -EFAULT ? -EFAULT : r) : 0;
 }
 
+static bool test_bit64(const uint64_t *map, unsigned bit) {
+        return map[bit / 64] & (1ULL << (bit % 64));
+}
+
+static void set_bit64(uint64_t *map, unsigned bit) {
+        map[bit / 64] |= 1ULL << (bit % 64);
+}
+
+static int io_parse_restrictions(struct io_task *t, uint64_t arg, unsigned nr_args, struct io_restriction *res) {
+        _cleanup_free_ struct io_uring_restriction *r = NULL;
+        int ret;
+
+        if (!arg || nr_args > IORING_RESTRICTION_LAST + URINGD_IORING_REGISTER_LAST + URINGD_IORING_OP_LAST)
+                return -EINVAL;
+        r = calloc(MAX(nr_args, 1U), sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        ret = io_task_read(t, r, arg, (size_t) nr_args * sizeof(*r));
+        if (ret < 0)
+                return ret;
+        for (unsigned i = 0; i < nr_args; i++)
+                switch (r[i].opcode) {
+                case IORING_RESTRICTION_REGISTER_OP:
+                        if (r[i].register_op >= URINGD_IORING_REGISTER_LAST)
+                                return -EINVAL;
+                        set_bit64(res->register_op, r[i].register_op);
+                        break;
+                case IORING_RESTRICTION_SQE_OP:
+                        if (r[i].sqe_op >= URINGD_IORING_OP_LAST)
+                                return -EINVAL;
+                        set_bit64(res->sqe_op, r[i].sqe_op);
+                        break;
+                case IORING_RESTRICTION_SQE_FLAGS_ALLOWED:
+                        res->sqe_flags_allowed = r[i].sqe_flags;
+                        break;
+                case IORING_RESTRICTION_SQE_FLAGS_REQUIRED:
+                        res->sqe_flags_required = r[i].sqe_flags;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+static int io_register_restrictions(struct io_ring_ctx *ctx, struct io_task *t, uint64_t arg, unsigned nr_args) {
+        int r;
+
+        /* Only on a ring created disabled, and only once. */
+        if (!(ctx->flags & IORING_SETUP_R_DISABLED))
+                return -EBADFD;
+        if (ctx->restrictions.registered)
+                return -EBUSY;
+        r = io_parse_restrictions(t, arg, nr_args, &ctx->restrictions);
+        if (r < 0) {
+                memset(&ctx->restrictions, 0, sizeof(ctx->restrictions));
+                return r;
+        }
+        ctx->restrictions.registered = true;
+        return 0;
+}
+
+bool io_check_restriction(struct io_ring_ctx *ctx, uint8_t opcode, uint8_t sqe_flags) {
+        const struct io_restriction *res = &ctx->restrictions;
+
+        if (opcode >= URINGD_IORING_OP_LAST || !test_bit64(res->sqe_op, opcode))
+                return false;
+        if ((sqe_flags & res->sqe_flags_required) != res->sqe_flags_required)
+                return false;
+        if (sqe_flags & ~(res->sqe_flags_allowed | res->sqe_flags_required))
+                return false;
+        return true;
+}
+
+static int io_register_enable_rings(struct io_ring_ctx *ctx, struct io_task *t) {
+        if (!(ctx->flags & IORING_SETUP_R_DISABLED))
+                return -EBADFD;
+        if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) && !ctx->submitter_tid)
+                ctx->submitter_tid = t->tid;
+        if (ctx->restrictions.registered)
+                ctx->restricted = true;
+        ctx->flags &= ~IORING_SETUP_R_DISABLED;
+        if (ctx->flags & IORING_SETUP_SQPOLL)
+                io_sqpoll_wake(ctx);
+        return 0;
+}
+
 static int __io_uring_register(struct io_ring_ctx *ctx, struct io_task *t, unsigned opcode, uint64_t arg,
                                unsigned nr_args) {
+        if (ctx->submitter_tid && ctx->submitter_tid != t->tid)
+                return -EEXIST;
+        if (ctx->restricted && !test_bit64(ctx->restrictions.register_op, opcode))
+                return -EACCES;
+
         switch (opcode) {
+        case IORING_REGISTER_ENABLE_RINGS:
+                if (arg || nr_args)
+                        return -EINVAL;
+                return io_register_enable_rings(ctx, t);
+        case IORING_REGISTER_RESTRICTIONS:
+                return io_register_restrictions(ctx, t, arg, nr_args);
         case IORING_REGISTER_BUFFERS:
                 if (!arg)
                         return -EFAULT;

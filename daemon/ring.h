@@ -28,12 +28,21 @@
 #include <linux/io_uring.h>
 
 #include "layout.h"
+#include "uringd/compat.h"
 #include "rsrc.h"
 #include "uringd/list.h"
 
 struct manager;
 struct io_wq;
 struct io_ev_fd;
+
+/* IORING_REGISTER_RESTRICTIONS: bitmaps of what an enabled ring may do. */
+struct io_restriction {
+        uint64_t register_op[(URINGD_IORING_REGISTER_LAST + 63) / 64];
+        uint64_t sqe_op[(URINGD_IORING_OP_LAST + 63) / 64];
+        uint8_t sqe_flags_allowed, sqe_flags_required;
+        bool registered;
+};
 
 struct io_overflow_cqe {
         struct list_head node;
@@ -49,7 +58,13 @@ struct io_ring_ctx {
         int inotify_wd;
         bool dead;                      /* the app's last fd and mapping are gone */
 
-        uint32_t flags;                 /* IORING_SETUP_* */
+        uint32_t flags;                 /* IORING_SETUP_*; R_DISABLED cleared by ENABLE_RINGS */
+        pid_t creator_tgid;
+        /* IORING_SETUP_SINGLE_ISSUER: the only thread that may submit and
+         * register (0 until ENABLE_RINGS on a ring created disabled). */
+        pid_t submitter_tid;
+        struct io_restriction restrictions;
+        bool restricted;                /* restrictions registered and ring enabled */
         struct ring_layout layout;
         uint32_t sq_mask, cq_mask;
 

@@ -54,6 +54,9 @@ void io_uring_setup_handler(struct client *c, const struct seccomp_notif *n, str
         }
         if (p.flags & IORING_SETUP_SQPOLL)
                 (void) io_sqpoll_add(ctx, &p, t);
+        /* A ring created disabled gets its issuer from ENABLE_RINGS. */
+        if ((p.flags & IORING_SETUP_SINGLE_ISSUER) && !(p.flags & IORING_SETUP_R_DISABLED))
+                ctx->submitter_tid = t->tid;
 
         /* From here on the ring dies through inotify: when the description
          * we hand out is released (or never handed out). */

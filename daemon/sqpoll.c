@@ -81,7 +81,7 @@ bool io_sqpoll_sweep(struct manager *m) {
         list_for_each_entry_safe(ctx, tmp, &m->sqpoll_rings, sqpoll_node) {
                 uint32_t n;
 
-                if (ctx->sq_sleeping || ctx->dead)
+                if (ctx->sq_sleeping || ctx->dead || (ctx->flags & IORING_SETUP_R_DISABLED))
                         continue;
                 n = sq_entries_pending(ctx);
                 if (n) {

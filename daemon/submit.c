@@ -25,6 +25,7 @@
 #include "io-wq.h"
 #include "manager.h"
 #include "opdef.h"
+#include "register.h"
 #include "req.h"
 #include "ring.h"
 #include "rsrc.h"
@@ -416,6 +417,8 @@ static int io_init_req(struct io_ring_ctx *ctx, struct io_kiocb *req, const stru
                         return -EOPNOTSUPP;
                 io_init_drain(ctx, state);
         }
+        if (ctx->restricted && !io_check_restriction(ctx, req->opcode, sqe_flags))
+                return -EACCES;
         if (ctx->drain_active || ctx->drain_next) {
                 /* Down the slow path, to be drained there. */
                 if (ctx->drain_active)

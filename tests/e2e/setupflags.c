@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Setup flags that gate who may use a ring and when: R_DISABLED with
+ * IORING_REGISTER_ENABLE_RINGS, IORING_REGISTER_RESTRICTIONS, and
+ * SINGLE_ISSUER (-EEXIST from any other thread, the issuer chosen at
+ * setup or by ENABLE_RINGS). Every result printed, to be diffed with the
+ * kernel's.
+ *
+ * setupflags disabled|restrict|issuer
+ */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static struct io_uring ring;
+
+static int sys_register(unsigned op, const void *arg, unsigned nr) {
+        long r = syscall(__NR_io_uring_register, ring.ring_fd, op, arg, nr);
+        return r < 0 ? -errno : (int) r;
+}
+
+/* Queue one SQE and submit it with a raw enter: the result, not liburing's. */
+static int submit_one(uint8_t opcode, uint8_t flags, uint64_t user_data, int fd, void *buf) {
+        struct io_uring_sqe *sqe = t_get_sqe(&ring);
+
+        io_uring_prep_rw(opcode, sqe, fd, buf, buf ? 8 : 0, 0);
+        sqe->flags = flags;
+        sqe->user_data = user_data;
+        return io_uring_submit(&ring);
+}
+
+static void reap(const char *tag, int n) {
+        for (int i = 0; i < n; i++) {
+                struct io_uring_cqe cqe = t_wait_one(&ring);
+                t_print_cqe(tag, &cqe);
+        }
+}
+
+static void setup(unsigned flags) {
+        struct io_uring_params p = { .flags = flags };
+        t_ring_init(&ring, 8, &p);
+}
+
+static int test_disabled(void) {
+        char b[32];
+
+        setup(IORING_SETUP_R_DISABLED);
+        printf("submit while disabled: %s\n", t_res(submit_one(IORING_OP_NOP, 0, 1, -1, NULL), b));
+        /* The SQE stays queued: the ring never consumed it. */
+        printf("enable with args: %s\n", t_res(sys_register(IORING_REGISTER_ENABLE_RINGS, &b, 1), b));
+        printf("enable: %s\n", t_res(sys_register(IORING_REGISTER_ENABLE_RINGS, NULL, 0), b));
+        printf("enable again: %s\n", t_res(sys_register(IORING_REGISTER_ENABLE_RINGS, NULL, 0), b));
+        printf("submit after enable: %s\n", t_res(io_uring_submit(&ring), b));
+        reap("nop", 1);
+        io_uring_queue_exit(&ring);
+
+        /* SQPOLL rings start polling only once enabled. */
+        setup(IORING_SETUP_R_DISABLED | IORING_SETUP_SQPOLL);
+        submit_one(IORING_OP_NOP, 0, 2, -1, NULL);
+        struct __kernel_timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
+        struct io_uring_cqe *cqe;
+        printf("sqpoll disabled, wait: %s\n", t_res(io_uring_wait_cqe_timeout(&ring, &cqe, &ts), b));
+        printf("enable sqpoll: %s\n", t_res(sys_register(IORING_REGISTER_ENABLE_RINGS, NULL, 0), b));
+        reap("sqpoll nop", 1);
+        io_uring_queue_exit(&ring);
+        return T_EXIT_PASS;
+}
+
+static int test_restrict(void) {
+        struct io_uring_restriction res[3];
+        char b[32], buf[8];
+        int r;
+
+        setup(0);
+        memset(res, 0, sizeof(res));
+        res[0].opcode = IORING_RESTRICTION_SQE_OP;
+        res[0].sqe_op = IORING_OP_NOP;
+        printf("restrict enabled ring: %s\n", t_res(sys_register(IORING_REGISTER_RESTRICTIONS, res, 1), b));
+        io_uring_queue_exit(&ring);
+
+        setup(IORING_SETUP_R_DISABLED);
+        res[0].opcode = 99;
+        printf("bad restriction opcode: %s\n", t_res(sys_register(IORING_REGISTER_RESTRICTIONS, res, 1), b));
+        res[0].opcode = IORING_RESTRICTION_SQE_OP;
+        res[0].sqe_op = 200;
+        printf("bad sqe op: %s\n", t_res(sys_register(IORING_REGISTER_RESTRICTIONS, res, 1), b));
+        printf("no array: %s\n", t_res(sys_register(IORING_REGISTER_RESTRICTIONS, NULL, 1), b));
+
+        memset(res, 0, sizeof(res));
+        res[0].opcode = IORING_RESTRICTION_SQE_OP;
+        res[0].sqe_op = IORING_OP_NOP;
+        res[1].opcode = IORING_RESTRICTION_REGISTER_OP;
+        res[1].register_op = IORING_REGISTER_PROBE;
+        res[2].opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED;
+        res[2].sqe_flags = IOSQE_IO_LINK;
+        printf("restrict: %s\n", t_res(sys_register(IORING_REGISTER_RESTRICTIONS, res, 3), b));
+        printf("restrict again: %s\n", t_res(sys_register(IORING_REGISTER_RESTRICTIONS, res, 3), b));
+        printf("enable: %s\n", t_res(sys_register(IORING_REGISTER_ENABLE_RINGS, NULL, 0), b));
+
+        r = submit_one(IORING_OP_NOP, 0, 10, -1, NULL);
+        printf("nop: %s\n", t_res(r, b));
+        reap("allowed nop", 1);
+        r = submit_one(IORING_OP_READ, 0, 11, 0, buf);
+        printf("read: %s\n", t_res(r, b));
+        reap("refused read", 1);
+        r = submit_one(IORING_OP_NOP, IOSQE_IO_DRAIN, 12, -1, NULL);
+        printf("drain nop: %s\n", t_res(r, b));
+        reap("refused flag", 1);
+        /* One batch: a chain left open at the end of a submit goes to
+         * io-wq and would race the next call. */
+        struct io_uring_sqe *sqe = t_get_sqe(&ring);
+        io_uring_prep_nop(sqe);
+        sqe->flags = IOSQE_IO_LINK;
+        sqe->user_data = 13;
+        r = submit_one(IORING_OP_NOP, 0, 14, -1, NULL);
+        printf("linked nops: %s\n", t_res(r, b));
+        reap("allowed link", 2);
+
+        struct io_uring_probe *probe = io_uring_get_probe_ring(&ring);
+        printf("probe allowed: %s\n", probe ? "yes" : "no");
+        io_uring_free_probe(probe);
+        int fds[1] = { 0 };
+        printf("register files refused: %s\n", t_res(sys_register(IORING_REGISTER_FILES, fds, 1), b));
+        printf("enable refused: %s\n", t_res(sys_register(IORING_REGISTER_ENABLE_RINGS, NULL, 0), b));
+        io_uring_queue_exit(&ring);
+        return T_EXIT_PASS;
+}
+
+/* Another thread's view: submit a NOP, register a probe, maybe enable. */
+struct other {
+        int submit, reg, enable;
+        bool do_enable;
+};
+
+static void *other_thread(void *arg) {
+        struct other *o = arg;
+        struct io_uring_probe probe[2];
+
+        if (o->do_enable)
+                o->enable = sys_register(IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+        struct io_uring_sqe *sqe = t_get_sqe(&ring);
+        io_uring_prep_nop(sqe);
+        sqe->user_data = 40;
+        o->submit = io_uring_submit(&ring);
+        memset(probe, 0, sizeof(probe));
+        o->reg = sys_register(IORING_REGISTER_PROBE, probe, 1);
+        return NULL;
+}
+
+static void run_other(struct other *o) {
+        pthread_t th;
+        t_assert(pthread_create(&th, NULL, other_thread, o) == 0, "pthread_create");
+        pthread_join(th, NULL);
+}
+
+static int test_issuer(void) {
+        struct other o = {};
+        char b[32], b2[32], b3[32];
+
+        setup(IORING_SETUP_SINGLE_ISSUER);
+        run_other(&o);
+        printf("other thread: submit %s register %s\n", t_res(o.submit, b), t_res(o.reg, b2));
+        /* The other thread's SQE is still queued: the creator submits it. */
+        printf("creator submit: %s\n", t_res(io_uring_submit(&ring), b));
+        reap("creator", 1);
+        io_uring_queue_exit(&ring);
+
+        setup(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_R_DISABLED);
+        o = (struct other) { .do_enable = true };
+        run_other(&o);
+        printf("enabling thread: enable %s submit %s register %s\n", t_res(o.enable, b3), t_res(o.submit, b),
+               t_res(o.reg, b2));
+        reap("enabler", 1);
+        struct io_uring_sqe *sqe = t_get_sqe(&ring);
+        io_uring_prep_nop(sqe);
+        printf("creator submit: %s\n", t_res(io_uring_submit(&ring), b));
+        printf("creator register: %s\n", t_res(sys_register(IORING_REGISTER_PROBE, NULL, 0), b));
+        io_uring_queue_exit(&ring);
+        return T_EXIT_PASS;
+}
+
+int main(int argc, char **argv) {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        if (argc != 2)
+                t_fail("usage: setupflags disabled|restrict|issuer");
+        if (!strcmp(argv[1], "disabled"))
+                return test_disabled();
+        if (!strcmp(argv[1], "restrict"))
+                return test_restrict();
+        if (!strcmp(argv[1], "issuer"))
+                return test_issuer();
+        t_fail("unknown test %s", argv[1]);
+}

@@ -66,8 +66,10 @@ void ring_layout_compute(struct io_uring_params *p, struct ring_layout *ret) {
         struct ring_layout l = {
                 .sq_entries = p->sq_entries,
                 .cq_entries = p->cq_entries,
-                .sqe_size = sizeof(struct io_uring_sqe),
-                .cqe_size = sizeof(struct io_uring_cqe),
+                /* SQE128 and CQE32 double the entries; the extra half of a
+                 * CQE is zero for every opcode we have. */
+                .sqe_size = (p->flags & IORING_SETUP_SQE128 ? 2 : 1) * sizeof(struct io_uring_sqe),
+                .cqe_size = (p->flags & IORING_SETUP_CQE32 ? 2 : 1) * sizeof(struct io_uring_cqe),
         };
 
         l.sq_region_size = SQ_OFF_ARRAY + (size_t) l.sq_entries * sizeof(uint32_t);

@@ -129,7 +129,7 @@ int io_ring_ctx_new(struct manager *m, struct io_uring_params *p, struct io_ring
         ctx->cq_tail = (uint32_t *) (cq + CQ_OFF_TAIL);
         ctx->cq_overflow = (uint32_t *) (cq + CQ_OFF_OVERFLOW);
         ctx->cq_flags = (uint32_t *) (cq + CQ_OFF_FLAGS);
-        ctx->cqes = (struct io_uring_cqe *) (cq + CQ_OFF_CQES);
+        ctx->cqes = (uint8_t *) cq + CQ_OFF_CQES;
         ctx->sqes = ctx->sqes_region;
 
         *(uint32_t *) (sq + SQ_OFF_RING_MASK) = ctx->sq_mask;
@@ -199,8 +199,10 @@ static uint32_t cq_free_slots(struct io_ring_ctx *ctx) {
 }
 
 static void cqe_fill(struct io_ring_ctx *ctx, const struct io_uring_cqe *src) {
-        struct io_uring_cqe *cqe = &ctx->cqes[ctx->cached_cq_tail & ctx->cq_mask];
-        *cqe = *src;
+        uint8_t *cqe = ctx->cqes + (size_t) (ctx->cached_cq_tail & ctx->cq_mask) * ctx->layout.cqe_size;
+        memcpy(cqe, src, sizeof(*src));
+        if (ctx->layout.cqe_size > sizeof(*src))
+                memset(cqe + sizeof(*src), 0, ctx->layout.cqe_size - sizeof(*src));
         ctx->cached_cq_tail++;
 }
 

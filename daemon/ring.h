@@ -72,8 +72,7 @@ struct io_ring_ctx {
         void *sq_region, *cq_region, *sqes_region;
         uint32_t *sq_head, *sq_tail, *sq_flags, *sq_dropped, *sq_array;
         uint32_t *cq_head, *cq_tail, *cq_overflow, *cq_flags;
-        struct io_uring_cqe *cqes;
-        struct io_uring_sqe *sqes;
+        uint8_t *cqes, *sqes;           /* entries of layout.cqe_size/sqe_size bytes */
 
         /* Submission side (event loop only). */
         uint32_t cached_sq_head;

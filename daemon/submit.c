@@ -517,7 +517,7 @@ static bool io_get_sqe(struct io_ring_ctx *ctx, struct io_uring_sqe *out) {
                 return false;
         }
         /* The app may rewrite the SQE under us: one private copy, read once. */
-        memcpy(out, (const void *) &ctx->sqes[idx], sizeof(*out));
+        memcpy(out, ctx->sqes + (size_t) idx * ctx->layout.sqe_size, sizeof(*out));
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         return true;
 }

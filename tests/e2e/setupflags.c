@@ -6,7 +6,10 @@
  * setup or by ENABLE_RINGS). Every result printed, to be diffed with the
  * kernel's.
  *
- * setupflags disabled|restrict|issuer
+ * And the entry sizes: SQE128 and CQE32 rings with NOPs (the extra CQE
+ * half is zero), alone and together.
+ *
+ * setupflags disabled|restrict|issuer|big
  */
 
 #include <errno.h>
@@ -185,6 +188,46 @@ static int test_issuer(void) {
         return T_EXIT_PASS;
 }
 
+static int test_big(void) {
+        static const unsigned variants[] = {
+                IORING_SETUP_SQE128,
+                IORING_SETUP_CQE32,
+                IORING_SETUP_SQE128 | IORING_SETUP_CQE32,
+        };
+        char b[32];
+
+        for (size_t v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+                setup(variants[v]);
+                printf("flags %#x: sqe %s, cqe %s\n", variants[v],
+                       ring.flags & IORING_SETUP_SQE128 ? "128" : "64",
+                       ring.flags & IORING_SETUP_CQE32 ? "32" : "16");
+                /* More than the ring holds, so that slots are reused. */
+                for (int round = 0; round < 3; round++) {
+                        for (int i = 0; i < 8; i++) {
+                                struct io_uring_sqe *sqe = t_get_sqe(&ring);
+                                io_uring_prep_nop(sqe);
+                                sqe->user_data = 100 * (v + 1) + 10 * round + i;
+                                if (ring.flags & IORING_SETUP_SQE128)
+                                        memset(sqe + 1, 0xa5, sizeof(*sqe));
+                        }
+                        printf("submit: %s\n", t_res(io_uring_submit_and_wait(&ring, 8), b));
+                        for (int i = 0; i < 8; i++) {
+                                struct io_uring_cqe *cqe;
+                                t_assert(io_uring_peek_cqe(&ring, &cqe) == 0, "missing CQE");
+                                printf("nop user_data=%llu res=%d flags=%#x", (unsigned long long) cqe->user_data,
+                                       cqe->res, cqe->flags);
+                                if (ring.flags & IORING_SETUP_CQE32)
+                                        printf(" big=%llx,%llx", (unsigned long long) cqe->big_cqe[0],
+                                               (unsigned long long) cqe->big_cqe[1]);
+                                printf("\n");
+                                io_uring_cqe_seen(&ring, cqe);
+                        }
+                }
+                io_uring_queue_exit(&ring);
+        }
+        return T_EXIT_PASS;
+}
+
 int main(int argc, char **argv) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc != 2)
@@ -195,5 +238,7 @@ int main(int argc, char **argv) {
                 return test_restrict();
         if (!strcmp(argv[1], "issuer"))
                 return test_issuer();
+        if (!strcmp(argv[1], "big"))
+                return test_big();
         t_fail("unknown test %s", argv[1]);
 }

@@ -88,7 +88,7 @@ int io_ring_ctx_new(struct manager *m, struct io_uring_params *p, struct io_ring
         list_init(&ctx->wake_node);
         list_init(&ctx->ring_node);
         list_init(&ctx->defer_list);
-        list_init(&ctx->sqpoll_node);
+        list_init(&ctx->sqd_node);
         list_init(&ctx->timeout_list);
         list_init(&ctx->ltimeout_list);
         list_init(&ctx->poll_list);

@@ -110,10 +110,10 @@ struct io_ring_ctx {
         uint32_t cancel_seq;
 
         /* SQPOLL: the event loop polls this ring's SQ (sqpoll.c). */
+        struct io_sq_data *sq_data;     /* the poller serving this ring */
         struct io_task *sq_task;        /* the creator: its fds and memory */
-        struct list_head sqpoll_node;   /* manager->sqpoll_rings */
-        uint64_t sq_idle_usec, sq_last_active;
-        bool sq_sleeping;               /* IORING_SQ_NEED_WAKEUP is set */
+        struct list_head sqd_node;      /* sq_data->ctx_list */
+        uint64_t sq_idle_usec;
 
         /* Event-loop wake-up after completions posted by other threads. */
         struct list_head wake_node;

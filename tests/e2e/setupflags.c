@@ -9,7 +9,10 @@
  * And the entry sizes: SQE128 and CQE32 rings with NOPs (the extra CQE
  * half is zero), alone and together.
  *
- * setupflags disabled|restrict|issuer|big
+ * ATTACH_WQ: its errors, and two SQPOLL rings sharing one poller that
+ * sleeps and wakes for both.
+ *
+ * setupflags disabled|restrict|issuer|big|attach
  */
 
 #include <errno.h>
@@ -17,6 +20,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -228,6 +233,99 @@ static int test_big(void) {
         return T_EXIT_PASS;
 }
 
+static int setup_attach(struct io_uring *r, unsigned flags, int wq_fd) {
+        struct io_uring_params p = { .flags = flags | IORING_SETUP_ATTACH_WQ, .wq_fd = (uint32_t) wq_fd,
+                                     .sq_thread_idle = 300 };
+        int ret = io_uring_queue_init_params(8, r, &p);
+        if (ret == 0)
+                t_ring_check(r);
+        return ret;
+}
+
+static bool need_wakeup(struct io_uring *r) {
+        return __atomic_load_n(r->sq.kflags, __ATOMIC_ACQUIRE) & IORING_SQ_NEED_WAKEUP;
+}
+
+/* Poll @r's flag for up to 4 s until it reads @want. */
+static bool wait_flag(struct io_uring *r, bool want) {
+        for (int i = 0; i < 4000; i++) {
+                if (need_wakeup(r) == want)
+                        return true;
+                usleep(1000);
+        }
+        return false;
+}
+
+static int test_attach(void) {
+        struct io_uring other, b_ring;
+        int pipefd[2];
+        char b[32];
+
+        t_assert(pipe(pipefd) == 0, "pipe");
+        printf("attach to fd -1: %s\n", t_res(setup_attach(&other, 0, -1), b));
+        printf("attach to a pipe: %s\n", t_res(setup_attach(&other, IORING_SETUP_SQPOLL, pipefd[0]), b));
+
+        setup(0);
+        printf("sqpoll attach to a plain ring: %s\n",
+               t_res(setup_attach(&other, IORING_SETUP_SQPOLL, ring.ring_fd), b));
+        int r = setup_attach(&other, 0, ring.ring_fd);
+        printf("plain attach to a plain ring: %s\n", t_res(r, b));
+        if (r == 0)
+                io_uring_queue_exit(&other);
+        io_uring_queue_exit(&ring);
+
+        /* Two rings, one poller. */
+        struct io_uring_params p = { .flags = IORING_SETUP_SQPOLL, .sq_thread_idle = 300 };
+        t_ring_init(&ring, 8, &p);
+        printf("sqpoll attach to sqpoll: %s\n", t_res(setup_attach(&b_ring, IORING_SETUP_SQPOLL, ring.ring_fd), b));
+        for (int i = 0; i < 4; i++) {
+                struct io_uring_sqe *sqe = t_get_sqe(i % 2 ? &b_ring : &ring);
+                io_uring_prep_nop(sqe);
+                sqe->user_data = 60 + i;
+        }
+        io_uring_submit(&ring);
+        io_uring_submit(&b_ring);
+        for (int i = 0; i < 2; i++) {
+                struct io_uring_cqe a = t_wait_one(&ring), bb = t_wait_one(&b_ring);
+                t_print_cqe("ring a", &a);
+                t_print_cqe("ring b", &bb);
+        }
+        printf("both asleep after idle: %s\n", wait_flag(&ring, true) && wait_flag(&b_ring, true) ? "yes" : "no");
+        /* Waking the poller through one ring wakes it for both. */
+        syscall(__NR_io_uring_enter, ring.ring_fd, 0, 0, IORING_ENTER_SQ_WAKEUP, NULL, 0);
+        printf("b awake after waking a: %s\n", wait_flag(&b_ring, false) ? "yes" : "no");
+        struct io_uring_sqe *sqe = t_get_sqe(&b_ring);
+        io_uring_prep_nop(sqe);
+        sqe->user_data = 70;
+        io_uring_submit(&b_ring);
+        struct io_uring_cqe cqe = t_wait_one(&b_ring);
+        t_print_cqe("ring b after waking a", &cqe);
+        printf("asleep again: %s\n", wait_flag(&ring, true) && wait_flag(&b_ring, true) ? "yes" : "no");
+
+        /* A child's ring cannot join the parent's poller: it gets its own. */
+        pid_t pid = fork();
+        if (pid == 0) {
+                struct io_uring c;
+                int ret = setup_attach(&c, IORING_SETUP_SQPOLL, ring.ring_fd);
+                printf("child attach: %s\n", t_res(ret, b));
+                if (ret == 0) {
+                        struct io_uring_sqe *s2 = t_get_sqe(&c);
+                        io_uring_prep_nop(s2);
+                        s2->user_data = 80;
+                        io_uring_submit(&c);
+                        struct io_uring_cqe c2 = t_wait_one(&c);
+                        t_print_cqe("child ring", &c2);
+                }
+                fflush(stdout);
+                _exit(0);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        io_uring_queue_exit(&b_ring);
+        io_uring_queue_exit(&ring);
+        return T_EXIT_PASS;
+}
+
 int main(int argc, char **argv) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc != 2)
@@ -240,5 +338,7 @@ int main(int argc, char **argv) {
                 return test_issuer();
         if (!strcmp(argv[1], "big"))
                 return test_big();
+        if (!strcmp(argv[1], "attach"))
+                return test_attach();
         t_fail("unknown test %s", argv[1]);
 }

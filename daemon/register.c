@@ -5,17 +5,22 @@
  */
 
 #include <errno.h>
+#include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cancel.h"
 #include "client.h"
 #include "eventfd.h"
+#include "io-wq.h"
 #include "opdef.h"
 #include "register.h"
 #include "ring.h"
 #include "rsrc.h"
 #include "sqpoll.h"
+#include "submit.h"
 #include "task.h"
 #include "uringd-proto.h"
 #include "uringd/compat.h"
@@ -151,6 +156,71 @@ static int io_register_enable_rings(struct io_ring_ctx *ctx, struct io_task *t) 
         return 0;
 }
 
+static int io_register_iowq_max_workers(struct io_ring_ctx *ctx, struct io_task *t, uint64_t arg) {
+        uint32_t counts[2];
+        unsigned cur[IO_WQ_ACCT_NR];
+        int r;
+
+        r = io_task_read(t, counts, arg, sizeof(counts));
+        if (r < 0)
+                return r;
+        for (int i = 0; i < 2; i++)
+                if (counts[i] > INT_MAX)
+                        return -EINVAL;
+        for (int i = 0; i < 2; i++) {
+                if (counts[i])
+                        ctx->iowq_limits[i] = counts[i];
+                cur[i] = counts[i];
+        }
+        /* The pool is made on first use: create it, so that the caps it
+         * reports back are the ones that apply. */
+        if (!ctx->wq) {
+                r = io_ring_create_wq(ctx);
+                if (r < 0)
+                        return r;
+        }
+        io_wq_max_workers(ctx->wq, cur);
+        for (int i = 0; i < 2; i++)
+                counts[i] = cur[i];
+        return io_task_write(t, arg, counts, sizeof(counts));
+}
+
+static int io_register_iowq_aff(struct io_ring_ctx *ctx, struct io_task *t, uint64_t arg, unsigned len) {
+        cpu_set_t mask, allowed;
+        int r;
+
+        if (!arg || !len)
+                return -EINVAL;
+        CPU_ZERO(&mask);
+        r = io_task_read(t, &mask, arg, MIN((size_t) len, sizeof(mask)));
+        if (r < 0)
+                return r;
+        /* Only CPUs we may run on (the kernel: the task's allowed CPUs). */
+        if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+                return -errno;
+        /* Bits past the possible CPUs mean nothing, to the kernel too. */
+        long possible = sysconf(_SC_NPROCESSORS_CONF);
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+                if (cpu >= possible)
+                        CPU_CLR(cpu, &mask);
+                else if (CPU_ISSET(cpu, &mask) && !CPU_ISSET(cpu, &allowed))
+                        return -EINVAL;
+        }
+        cpu_set_t *copy = malloc(sizeof(*copy));
+        if (!copy)
+                return -ENOMEM;
+        *copy = mask;
+        free(ctx->iowq_cpus);
+        ctx->iowq_cpus = copy;
+        return ctx->wq ? io_wq_cpu_affinity(ctx->wq, copy) : 0;
+}
+
+static int io_unregister_iowq_aff(struct io_ring_ctx *ctx) {
+        free(ctx->iowq_cpus);
+        ctx->iowq_cpus = NULL;
+        return ctx->wq ? io_wq_cpu_affinity(ctx->wq, NULL) : 0;
+}
+
 static int __io_uring_register(struct io_ring_ctx *ctx, struct io_task *t, unsigned opcode, uint64_t arg,
                                unsigned nr_args) {
         if (ctx->submitter_tid && ctx->submitter_tid != t->tid)
@@ -165,6 +235,16 @@ static int __io_uring_register(struct io_ring_ctx *ctx, struct io_task *t, unsig
                 return io_register_enable_rings(ctx, t);
         case IORING_REGISTER_RESTRICTIONS:
                 return io_register_restrictions(ctx, t, arg, nr_args);
+        case IORING_REGISTER_IOWQ_MAX_WORKERS:
+                if (!arg || nr_args != 2)
+                        return -EINVAL;
+                return io_register_iowq_max_workers(ctx, t, arg);
+        case IORING_REGISTER_IOWQ_AFF:
+                return io_register_iowq_aff(ctx, t, arg, nr_args);
+        case IORING_UNREGISTER_IOWQ_AFF:
+                if (arg || nr_args)
+                        return -EINVAL;
+                return io_unregister_iowq_aff(ctx);
         case IORING_REGISTER_BUFFERS:
                 if (!arg)
                         return -EFAULT;

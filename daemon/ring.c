@@ -48,6 +48,7 @@ static void io_ring_ctx_free(struct io_ring_ctx *ctx) {
         list_for_each_entry_safe(o, n, &ctx->overflow_list, node)
                 free(o);
         io_eventfd_free(ctx->ev_fd);
+        free(ctx->iowq_cpus);
         io_rsrc_files_free(&ctx->files);
         io_rsrc_bufs_free(&ctx->bufs);
         unmap_region(ctx->sq_region, ctx->layout.sq_region_size);

@@ -22,6 +22,7 @@
  */
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -94,6 +95,8 @@ struct io_ring_ctx {
         unsigned inflight;              /* requests issued, not yet completed */
 
         struct io_wq *wq;               /* created on first punt */
+        unsigned iowq_limits[2];        /* IOWQ_MAX_WORKERS: bounded, unbounded (0: default) */
+        cpu_set_t *iowq_cpus;           /* IOWQ_AFF, or NULL */
 
         /* Timeouts and polls: event loop only (timeout.c, poll.c), except
          * the head <-> LINK_TIMEOUT pairing, which completions on io-wq

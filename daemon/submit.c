@@ -230,10 +230,9 @@ static void io_queue_iowq(struct io_kiocb *req, struct io_submit_state *state) {
         if (def->unbound_nonreg_file && req->io_file && !(req->flags & REQ_F_ISREG))
                 acct = IO_WQ_ACCT_UNBOUND;
         if (!ctx->wq) {
-                unsigned bounded = MIN(ctx->layout.sq_entries, 4 * nr_cpus());
-                ctx->wq = io_wq_create(bounded, 256);
-                if (!ctx->wq) {
-                        io_req_defer_failed(req, -ENOMEM);
+                r = io_ring_create_wq(ctx);
+                if (r < 0) {
+                        io_req_defer_failed(req, r);
                         return;
                 }
         }
@@ -379,6 +378,18 @@ static void io_init_drain(struct io_ring_ctx *ctx, struct io_submit_state *state
                 state->link_head->flags |= REQ_F_IO_DRAIN | REQ_F_FORCE_ASYNC;
                 ctx->drain_next = true;
         }
+}
+
+int io_ring_create_wq(struct io_ring_ctx *ctx) {
+        unsigned counts[IO_WQ_ACCT_NR] = { ctx->iowq_limits[0], ctx->iowq_limits[1] };
+
+        ctx->wq = io_wq_create(MIN(ctx->layout.sq_entries, 4 * nr_cpus()), IO_WQ_UNBOUNDED_MAX);
+        if (!ctx->wq)
+                return -ENOMEM;
+        io_wq_max_workers(ctx->wq, counts);
+        if (ctx->iowq_cpus)
+                (void) io_wq_cpu_affinity(ctx->wq, ctx->iowq_cpus);
+        return 0;
 }
 
 static int io_init_req(struct io_ring_ctx *ctx, struct io_kiocb *req, const struct io_uring_sqe *sqe,

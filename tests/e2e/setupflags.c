@@ -12,7 +12,9 @@
  * ATTACH_WQ: its errors, and two SQPOLL rings sharing one poller that
  * sleeps and wakes for both.
  *
- * setupflags disabled|restrict|issuer|big|attach
+ * IOWQ_MAX_WORKERS and IOWQ_AFF: argument checks, caps read back.
+ *
+ * setupflags disabled|restrict|issuer|big|attach|iowq
  */
 
 #include <errno.h>
@@ -326,6 +328,68 @@ static int test_attach(void) {
         return T_EXIT_PASS;
 }
 
+static int test_iowq(void) {
+        uint32_t counts[2];
+        uint64_t mask;
+        char b[32];
+
+        setup(0);
+        /* The kernel makes the task's pool on its first submit. */
+        struct io_uring_sqe *sqe = t_get_sqe(&ring);
+        io_uring_prep_nop(sqe);
+        io_uring_submit_and_wait(&ring, 1);
+        io_uring_cq_advance(&ring, 1);
+
+        printf("max workers, one arg: %s\n", t_res(sys_register(IORING_REGISTER_IOWQ_MAX_WORKERS, counts, 1), b));
+        printf("max workers, no array: %s\n", t_res(sys_register(IORING_REGISTER_IOWQ_MAX_WORKERS, NULL, 2), b));
+        counts[0] = 0x80000000u;
+        counts[1] = 1;
+        printf("max workers, too many: %s\n", t_res(sys_register(IORING_REGISTER_IOWQ_MAX_WORKERS, counts, 2), b));
+        counts[0] = 2;
+        counts[1] = 3;
+        printf("set 2/3: %s\n", t_res(sys_register(IORING_REGISTER_IOWQ_MAX_WORKERS, counts, 2), b));
+        counts[0] = counts[1] = 0;
+        printf("query: %s", t_res(sys_register(IORING_REGISTER_IOWQ_MAX_WORKERS, counts, 2), b));
+        printf(" -> %u/%u\n", counts[0], counts[1]);
+        counts[0] = 0;
+        counts[1] = 5;
+        sys_register(IORING_REGISTER_IOWQ_MAX_WORKERS, counts, 2);
+        printf("set 0/5, was %u/%u\n", counts[0], counts[1]);
+        counts[0] = counts[1] = 0;
+        sys_register(IORING_REGISTER_IOWQ_MAX_WORKERS, counts, 2);
+        printf("now %u/%u\n", counts[0], counts[1]);
+
+        printf("aff, no mask: %s\n", t_res(sys_register(IORING_REGISTER_IOWQ_AFF, NULL, 8), b));
+        mask = 1;
+        printf("aff, zero length: %s\n", t_res(sys_register(IORING_REGISTER_IOWQ_AFF, &mask, 0), b));
+        printf("aff cpu0: %s\n", t_res(sys_register(IORING_REGISTER_IOWQ_AFF, &mask, sizeof(mask)), b));
+        mask = 1ULL << 63;
+        printf("aff cpu63: %s\n", t_res(sys_register(IORING_REGISTER_IOWQ_AFF, &mask, sizeof(mask)), b));
+        printf("unregister aff with arg: %s\n", t_res(sys_register(IORING_UNREGISTER_IOWQ_AFF, &mask, 1), b));
+        printf("unregister aff: %s\n", t_res(sys_register(IORING_UNREGISTER_IOWQ_AFF, NULL, 0), b));
+
+        /* Work still runs with a cap of 1 on a pinned pool. */
+        counts[0] = counts[1] = 1;
+        sys_register(IORING_REGISTER_IOWQ_MAX_WORKERS, counts, 2);
+        mask = 1;
+        sys_register(IORING_REGISTER_IOWQ_AFF, &mask, sizeof(mask));
+        for (int i = 0; i < 4; i++) {
+                sqe = t_get_sqe(&ring);
+                io_uring_prep_nop(sqe);
+                sqe->flags = IOSQE_ASYNC;
+                sqe->user_data = 90 + i;
+        }
+        io_uring_submit(&ring);
+        int seen = 0;
+        for (int i = 0; i < 4; i++) {
+                struct io_uring_cqe cqe = t_wait_one(&ring);
+                seen += cqe.res == 0;
+        }
+        printf("async nops done: %d\n", seen);
+        io_uring_queue_exit(&ring);
+        return T_EXIT_PASS;
+}
+
 int main(int argc, char **argv) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc != 2)
@@ -340,5 +404,7 @@ int main(int argc, char **argv) {
                 return test_big();
         if (!strcmp(argv[1], "attach"))
                 return test_attach();
+        if (!strcmp(argv[1], "iowq"))
+                return test_iowq();
         t_fail("unknown test %s", argv[1]);
 }

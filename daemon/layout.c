@@ -22,9 +22,13 @@ int ring_params_validate(uint32_t entries, struct io_uring_params *p) {
 
         /* io_uring_sanitise_params(): flag combinations. */
         if ((p->flags & IORING_SETUP_SQPOLL) &&
-            (p->flags & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG)))
+            (p->flags & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_DEFER_TASKRUN)))
                 return -EINVAL;
-        if ((p->flags & IORING_SETUP_TASKRUN_FLAG) && !(p->flags & IORING_SETUP_COOP_TASKRUN))
+        if ((p->flags & IORING_SETUP_TASKRUN_FLAG) &&
+            !(p->flags & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_DEFER_TASKRUN)))
+                return -EINVAL;
+        /* Completions run in the issuer: there must be just one. */
+        if ((p->flags & IORING_SETUP_DEFER_TASKRUN) && !(p->flags & IORING_SETUP_SINGLE_ISSUER))
                 return -EINVAL;
 
         /* io_uring_fill_params(): sizes. */

@@ -93,6 +93,9 @@ struct io_ring_ctx {
         bool cq_dropped;                /* a CQE was lost: report -EBADR once */
         struct io_ev_fd *ev_fd;
         unsigned inflight;              /* requests issued, not yet completed */
+        /* IORING_SETUP_DEFER_TASKRUN: completions that wait for the issuer's
+         * next io_uring_enter(GETEVENTS), as the kernel's local task work. */
+        struct list_head local_work;    /* struct io_overflow_cqe */
 
         struct io_wq *wq;               /* created on first punt */
         unsigned iowq_limits[2];        /* IOWQ_MAX_WORKERS: bounded, unbounded (0: default) */
@@ -143,6 +146,10 @@ int io_ring_open_app_fd(struct io_ring_ctx *ctx);
  * (matters for EVENTFD_ASYNC).
  */
 void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async);
+
+/* DEFER_TASKRUN: post the completions held for the issuer. Takes the lock.
+ * Returns how many were posted. */
+unsigned io_run_local_work(struct io_ring_ctx *ctx);
 
 /* Move overflowed CQEs into the CQ while it has room. Takes the lock. */
 void io_cqring_overflow_flush(struct io_ring_ctx *ctx);

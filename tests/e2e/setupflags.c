@@ -14,13 +14,17 @@
  *
  * IOWQ_MAX_WORKERS and IOWQ_AFF: argument checks, caps read back.
  *
- * setupflags disabled|restrict|issuer|big|attach|iowq
+ * DEFER_TASKRUN: completions that are not a batch's inline ones wait for
+ * the issuer's next GETEVENTS (IORING_SQ_TASKRUN and the eventfd tell).
+ *
+ * setupflags disabled|restrict|issuer|big|attach|iowq|defer
  */
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -390,6 +394,114 @@ static int test_iowq(void) {
         return T_EXIT_PASS;
 }
 
+static int try_setup(unsigned flags) {
+        struct io_uring r;
+        struct io_uring_params p = { .flags = flags };
+        int ret = io_uring_queue_init_params(4, &r, &p);
+        if (ret == 0)
+                io_uring_queue_exit(&r);
+        return ret;
+}
+
+static unsigned visible(void) {
+        return io_uring_cq_ready(&ring);
+}
+
+static bool taskrun_flag(void) {
+        return __atomic_load_n(ring.sq.kflags, __ATOMIC_ACQUIRE) & IORING_SQ_TASKRUN;
+}
+
+static void *getevents_thread(void *arg) {
+        int *ret = arg;
+        long r = syscall(__NR_io_uring_enter, ring.ring_fd, 0, 0, IORING_ENTER_GETEVENTS, NULL, 0);
+        *ret = r < 0 ? -errno : (int) r;
+        return NULL;
+}
+
+static void drain_all(const char *tag) {
+        struct io_uring_cqe *cqe;
+        while (io_uring_peek_cqe(&ring, &cqe) == 0) {
+                t_print_cqe(tag, cqe);
+                io_uring_cqe_seen(&ring, cqe);
+        }
+}
+
+static int test_defer(void) {
+        struct __kernel_timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+        uint64_t count;
+        char b[32];
+        int pipefd[2], ret;
+
+        printf("defer without single issuer: %s\n", t_res(try_setup(IORING_SETUP_DEFER_TASKRUN), b));
+        printf("defer with sqpoll: %s\n", t_res(try_setup(IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
+                                                             IORING_SETUP_SQPOLL), b));
+        printf("taskrun flag with defer: %s\n", t_res(try_setup(IORING_SETUP_DEFER_TASKRUN |
+                                                                  IORING_SETUP_SINGLE_ISSUER |
+                                                                  IORING_SETUP_TASKRUN_FLAG), b));
+
+        setup(IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_TASKRUN_FLAG);
+        int efd = eventfd(0, EFD_NONBLOCK);
+        t_assert(io_uring_register_eventfd(&ring, efd) == 0, "register eventfd");
+
+        /* Inline completions are there at once. */
+        struct io_uring_sqe *sqe = t_get_sqe(&ring);
+        io_uring_prep_nop(sqe);
+        sqe->user_data = 1;
+        io_uring_submit(&ring);
+        printf("nop visible at once: %u\n", visible());
+        drain_all("inline");
+        (void) !read(efd, &count, sizeof(count));
+
+        /* A timer's completion waits for GETEVENTS. */
+        sqe = t_get_sqe(&ring);
+        io_uring_prep_timeout(sqe, &ts, 0, 0);
+        sqe->user_data = 2;
+        io_uring_submit(&ring);
+        usleep(100 * 1000);
+        printf("timeout fired: visible %u, taskrun %d, eventfd %s\n", visible(), taskrun_flag(),
+               read(efd, &count, sizeof(count)) == sizeof(count) ? "signalled" : "silent");
+        printf("get_events: %s\n", t_res(io_uring_get_events(&ring), b));
+        printf("after get_events: visible %u, taskrun %d\n", visible(), taskrun_flag());
+        drain_all("deferred");
+
+        /* A pipe read made ready later, then a NOP in the same enter that
+         * runs the work: the batch's inline CQE comes first. */
+        t_assert(pipe(pipefd) == 0, "pipe");
+        char buf[8];
+        sqe = t_get_sqe(&ring);
+        io_uring_prep_read(sqe, pipefd[0], buf, sizeof(buf), 0);
+        sqe->user_data = 3;
+        io_uring_submit(&ring);
+        t_assert(write(pipefd[1], "abc", 3) == 3, "write");
+        usleep(100 * 1000);
+        printf("read done: visible %u\n", visible());
+        sqe = t_get_sqe(&ring);
+        io_uring_prep_nop(sqe);
+        sqe->user_data = 4;
+        ret = io_uring_submit_and_wait(&ring, 2);
+        printf("submit_and_wait: %s\n", t_res(ret, b));
+        drain_all("ordered");
+
+        /* Nobody else may run the issuer's completions. */
+        pthread_t th;
+        pthread_create(&th, NULL, getevents_thread, &ret);
+        pthread_join(th, NULL);
+        printf("getevents from another thread: %s\n", t_res(ret, b));
+
+        /* A waiting issuer is woken by its deferred completions. */
+        sqe = t_get_sqe(&ring);
+        io_uring_prep_timeout(sqe, &ts, 0, 0);
+        sqe->user_data = 5;
+        struct io_uring_cqe *cqe;
+        ret = io_uring_submit_and_wait(&ring, 1);
+        printf("wait for timeout: %s\n", t_res(ret, b));
+        t_assert(io_uring_peek_cqe(&ring, &cqe) == 0, "no CQE after the wait");
+        t_print_cqe("waited", cqe);
+        io_uring_cqe_seen(&ring, cqe);
+        io_uring_queue_exit(&ring);
+        return T_EXIT_PASS;
+}
+
 int main(int argc, char **argv) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc != 2)
@@ -406,5 +518,7 @@ int main(int argc, char **argv) {
                 return test_attach();
         if (!strcmp(argv[1], "iowq"))
                 return test_iowq();
+        if (!strcmp(argv[1], "defer"))
+                return test_defer();
         t_fail("unknown test %s", argv[1]);
 }

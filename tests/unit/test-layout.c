@@ -89,7 +89,7 @@ START_TEST(flags_and_resv) {
          * SQ_AFF alone is refused by the kernel too. */
         static const uint32_t refused[] = {
                 IORING_SETUP_IOPOLL, IORING_SETUP_SQ_AFF,
-                IORING_SETUP_DEFER_TASKRUN,
+                IORING_SETUP_DEFER_TASKRUN, /* without SINGLE_ISSUER */
                 IORING_SETUP_NO_MMAP, IORING_SETUP_REGISTERED_FD_ONLY, IORING_SETUP_NO_SQARRAY,
                 1U << 31,
         };

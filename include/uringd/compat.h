@@ -50,6 +50,9 @@
 #endif
 
 /* io_uring SQE flags newer than 6.1. */
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 14)
+#endif
 #ifndef IORING_TIMEOUT_MULTISHOT
 #define IORING_TIMEOUT_MULTISHOT (1U << 6)
 #endif

@@ -107,7 +107,8 @@ struct io_ring_ctx {
         pthread_mutex_t timeout_lock;
         struct list_head timeout_list;  /* TIMEOUT: counted ones first, by target */
         struct list_head ltimeout_list; /* armed LINK_TIMEOUTs */
-        struct list_head poll_list;     /* POLL_ADD and polled requests */
+        struct list_head poll_list;     /* POLL_ADD requests waiting */
+        struct list_head apoll_list;    /* struct async_poll: requests waiting to retry */
         uint32_t cq_timeouts;           /* timeout CQEs: not counted as events */
         uint32_t cq_last_tm_flush;
         bool off_timeout_used;          /* a counting timeout was ever queued */

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io-poll.h"
 #include "io-wq.h"
 #include "manager.h"
 #include "opdef.h"
@@ -73,6 +74,8 @@ static void io_req_free(struct io_kiocb *req) {
 
         if (cold->cleanup)
                 cold->cleanup(req);
+        if (req->flags & REQ_F_APOLL)
+                io_apoll_cleanup(req);
         io_file_put(req->io_file);
         io_task_unref(req->task);
         __atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_RELEASE);
@@ -199,14 +202,18 @@ static int io_assign_file(struct io_kiocb *req, struct io_submit_state *state) {
                 req->flags |= REQ_F_ISREG;
         if (f->flags & IO_FILE_DIRECT)
                 req->flags |= REQ_F_DIRECT;
-        /* As the kernel: an O_NONBLOCK file answers -EAGAIN, never waits.
+        /* O_NONBLOCK matters only for a file with no non-blocking mode of
+         * its own (rw.c finds out): the kernel still waits for the others.
          * The app may flip O_NONBLOCK on a registered file at any time. */
-        if (req->flags & REQ_F_FIXED_FILE && !(f->flags & IO_FILE_ISREG)) {
-                int fl = fcntl(f->fd, F_GETFL);
-                if (fl >= 0 && (fl & O_NONBLOCK))
-                        req->flags |= REQ_F_NOWAIT;
-        } else if (f->flags & IO_FILE_NONBLOCK)
-                req->flags |= REQ_F_NOWAIT;
+        if (!(f->flags & IO_FILE_ISREG)) {
+                bool nonblock = f->flags & IO_FILE_NONBLOCK;
+                if (req->flags & REQ_F_FIXED_FILE) {
+                        int fl = fcntl(f->fd, F_GETFL);
+                        nonblock = fl >= 0 && (fl & O_NONBLOCK);
+                }
+                if (nonblock)
+                        req->flags |= REQ_F_NONBLOCK_FILE;
+        }
         return 0;
 }
 
@@ -330,9 +337,14 @@ static void io_queue_sqe(struct io_kiocb *req, struct io_submit_state *state) {
         r = def->issue(req, IO_URING_F_NONBLOCK);
         if (r == IOU_OK)
                 io_req_issued(req, false);
-        else if (r == -EAGAIN && !(req->flags & REQ_F_NOWAIT) && !def->loop_only)
-                io_queue_iowq(req, state);
-        else if (r == IOU_ISSUE_SKIP_COMPLETE) {
+        else if (r == -EAGAIN && !(req->flags & REQ_F_NOWAIT) && !def->loop_only) {
+                /* A pollable file waits for readiness here, the rest on io-wq. */
+                if (io_arm_poll_handler(req) == IO_APOLL_OK) {
+                        if (req->flags & REQ_F_ARM_LTIMEOUT)
+                                io_arm_ltimeout(req);
+                } else
+                        io_queue_iowq(req, state);
+        } else if (r == IOU_ISSUE_SKIP_COMPLETE) {
                 /* Waiting on the loop (poll, timeout): so may its guard. */
                 if (req->flags & REQ_F_ARM_LTIMEOUT)
                         io_arm_ltimeout(req);

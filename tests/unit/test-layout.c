@@ -207,7 +207,10 @@ START_TEST(features_truthful) {
         ck_assert(!(p.features & IORING_FEAT_SINGLE_MMAP));
         ck_assert(p.features & IORING_FEAT_NODROP);
         ck_assert(p.features & IORING_FEAT_EXT_ARG);
-        ck_assert(!(p.features & IORING_FEAT_FAST_POLL));
+        ck_assert(p.features & IORING_FEAT_FAST_POLL);
+        ck_assert(p.features & IORING_FEAT_MIN_TIMEOUT);
+        /* Nothing we cannot do: registered rings, recvsend bundles, ... */
+        ck_assert(!(p.features & IORING_FEAT_REG_REG_RING));
         ck_assert(p.features & IORING_FEAT_SQPOLL_NONFIXED);
         ck_assert(p.features & IORING_FEAT_CQE_SKIP);
 }

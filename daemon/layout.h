@@ -35,7 +35,8 @@
 #define URINGD_FEATURES                                                         \
         (IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_RW_CUR_POS | \
          IORING_FEAT_EXT_ARG | IORING_FEAT_CQE_SKIP | IORING_FEAT_LINKED_FILE |  \
-         IORING_FEAT_SQPOLL_NONFIXED | IORING_FEAT_MIN_TIMEOUT | IORING_FEAT_FAST_POLL)
+         IORING_FEAT_SQPOLL_NONFIXED | IORING_FEAT_MIN_TIMEOUT | IORING_FEAT_FAST_POLL | \
+         IORING_FEAT_CUR_PERSONALITY)
 
 /* Offsets inside the SQ region. Head and tail sit on their own cache lines,
  * as in the kernel's struct io_rings. */

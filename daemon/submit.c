@@ -234,6 +234,15 @@ static void io_queue_iowq(struct io_kiocb *req, struct io_submit_state *state) {
                 io_req_defer_failed(req, r);
                 return;
         }
+        /* IOSQE_ASYNC on a pipe or socket: the kernel's worker tries once
+         * without blocking and then arms a poll; do both from task work,
+         * after this batch, where a poll can be armed and cancelled. */
+        if ((req->flags & REQ_F_FORCE_ASYNC) && (def->pollin || def->pollout) &&
+            !(req->flags & (REQ_F_ISREG | REQ_F_NO_APOLL | REQ_F_NOWAIT))) {
+                req->flags &= ~REQ_F_FORCE_ASYNC;
+                manager_queue_task_work(ctx->manager, req);
+                return;
+        }
         if (def->unbound_nonreg_file && req->io_file && !(req->flags & REQ_F_ISREG))
                 acct = IO_WQ_ACCT_UNBOUND;
         if (!ctx->wq) {

@@ -37,6 +37,20 @@ static int pidfd_open_tid(pid_t tid) {
         return (int) syscall(SYS_pidfd_open, tid, 0);
 }
 
+static pid_t read_tgid(pid_t tid) {
+        char path[64], line[128];
+        pid_t tgid = tid;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) tid);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return tid;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "Tgid: %d", &tgid) == 1)
+                        break;
+        return tgid;
+}
+
 int io_task_new(pid_t tid, struct io_task **ret) {
         struct io_task *t = calloc(1, sizeof(*t));
         if (!t)
@@ -48,9 +62,38 @@ int io_task_new(pid_t tid, struct io_task **ret) {
                 return r;
         }
         t->tid = tid;
+        t->tgid = read_tgid(tid);
+        t->tgid_pidfd = -1;
         t->refs = 1;
         *ret = t;
         return 0;
+}
+
+/*
+ * The thread is gone but its process may not be: as in the kernel, its
+ * requests go on in the process's memory and fd table. A pidfd on the
+ * process, opened now (the process is alive while the pid is its own, which
+ * the first successful open pins), is shared by all users of @t.
+ */
+static int task_process_pidfd(struct io_task *t) {
+        int fd = __atomic_load_n(&t->tgid_pidfd, __ATOMIC_ACQUIRE);
+        if (fd >= 0 || t->tgid == t->tid)
+                return fd;
+        int nfd = (int) syscall(SYS_pidfd_open, t->tgid, 0);
+        if (nfd < 0)
+                return -1;
+        int expected = -1;
+        if (!__atomic_compare_exchange_n(&t->tgid_pidfd, &expected, nfd, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE)) {
+                close(nfd);
+                return expected;
+        }
+        return nfd;
+}
+
+/* After ESRCH on the thread: may we go on with its process? */
+static bool task_fall_back(struct io_task *t) {
+        return errno == ESRCH && task_process_pidfd(t) >= 0;
 }
 
 struct io_task *io_task_ref(struct io_task *t) {
@@ -63,6 +106,7 @@ void io_task_unref(struct io_task *t) {
                 return;
         if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) == 0) {
                 safe_close(t->pidfd);
+                safe_close(t->tgid_pidfd);
                 free(t);
         }
 }
@@ -71,10 +115,17 @@ void io_task_unrefp(struct io_task **t) {
         io_task_unref(*t);
 }
 
-bool io_task_alive(struct io_task *t) {
+static bool pidfd_alive(int pidfd) {
         /* A pidfd polls readable once its task has exited. */
-        struct pollfd p = { .fd = t->pidfd, .events = POLLIN };
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
         return poll(&p, 1, 0) == 0;
+}
+
+bool io_task_alive(struct io_task *t) {
+        if (pidfd_alive(t->pidfd))
+                return true;
+        int fd = task_process_pidfd(t);
+        return fd >= 0 && pidfd_alive(fd);
 }
 
 static int vm_errno(void) {
@@ -98,6 +149,8 @@ int io_task_read(struct io_task *t, void *dst, uint64_t addr, size_t len) {
         struct iovec l = { .iov_base = dst, .iov_len = len };
         struct iovec r = { .iov_base = (void *) (uintptr_t) addr, .iov_len = len };
         ssize_t n = process_vm_readv(t->tid, &l, 1, &r, 1, 0);
+        if (n < 0 && task_fall_back(t))
+                n = process_vm_readv(t->tgid, &l, 1, &r, 1, 0);
         if (n < 0)
                 return vm_errno();
         return (size_t) n == len ? 0 : -EFAULT;
@@ -111,6 +164,8 @@ int io_task_write(struct io_task *t, uint64_t addr, const void *src, size_t len)
         struct iovec l = { .iov_base = (void *) src, .iov_len = len };
         struct iovec r = { .iov_base = (void *) (uintptr_t) addr, .iov_len = len };
         ssize_t n = process_vm_writev(t->tid, &l, 1, &r, 1, 0);
+        if (n < 0 && task_fall_back(t))
+                n = process_vm_writev(t->tgid, &l, 1, &r, 1, 0);
         if (n < 0)
                 return vm_errno();
         return (size_t) n == len ? 0 : -EFAULT;
@@ -126,6 +181,8 @@ ssize_t io_task_writev(struct io_task *t, const struct iovec *riov, unsigned nr,
                 return 0;
         struct iovec l = { .iov_base = (void *) src, .iov_len = len };
         ssize_t n = process_vm_writev(t->tid, &l, 1, riov, nr, 0);
+        if (n < 0 && task_fall_back(t))
+                n = process_vm_writev(t->tgid, &l, 1, riov, nr, 0);
         if (n < 0)
                 return vm_errno();
         return n == 0 ? -EFAULT : n;
@@ -136,6 +193,8 @@ ssize_t io_task_readv(struct io_task *t, const struct iovec *riov, unsigned nr, 
                 return 0;
         struct iovec l = { .iov_base = dst, .iov_len = len };
         ssize_t n = process_vm_readv(t->tid, &l, 1, riov, nr, 0);
+        if (n < 0 && task_fall_back(t))
+                n = process_vm_readv(t->tgid, &l, 1, riov, nr, 0);
         if (n < 0)
                 return vm_errno();
         return n == 0 ? -EFAULT : n;
@@ -145,21 +204,13 @@ int io_task_getfd(struct io_task *t, int fd) {
         if (fd < 0)
                 return -EBADF;
         int r = (int) syscall(SYS_pidfd_getfd, t->pidfd, fd, 0);
+        if (r < 0 && task_fall_back(t))
+                r = (int) syscall(SYS_pidfd_getfd, task_process_pidfd(t), fd, 0);
         if (r < 0)
                 return errno == EBADF ? -EBADF : negative_errno();
         return r;
 }
 
 pid_t io_task_tgid(struct io_task *t) {
-        char path[64], line[128];
-        pid_t tgid = -ESRCH;
-
-        snprintf(path, sizeof(path), "/proc/%d/status", (int) t->tid);
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return -ESRCH;
-        while (fgets(line, sizeof(line), f))
-                if (sscanf(line, "Tgid: %d", &tgid) == 1)
-                        break;
-        return tgid;
+        return t->tgid;
 }

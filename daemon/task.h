@@ -20,7 +20,9 @@
 struct io_task {
         int refs;       /* atomic */
         pid_t tid;      /* in the daemon's pid namespace */
+        pid_t tgid;     /* its process: serves requests the thread outlived */
         int pidfd;
+        int tgid_pidfd; /* opened once the thread is gone; atomic, -1 until then */
 };
 
 /* Open a handle on @tid. Returns 0 or -errno (-ESRCH when gone). */

@@ -12,6 +12,7 @@
 #include "nop.h"
 #include "io-poll.h"
 #include "opdef.h"
+#include "rsrc.h"
 #include "rw.h"
 #include "sync.h"
 #include "timeout.h"
@@ -89,6 +90,12 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .loop_only = 1,
                 .prep = io_link_timeout_prep,
                 .issue = io_no_issue,
+        },
+        [IORING_OP_FILES_UPDATE] = {
+                /* the fixed-file table belongs to the event loop */
+                .loop_only = 1,
+                .prep = io_files_update_prep,
+                .issue = io_files_update_issue,
         },
         [IORING_OP_SYNC_FILE_RANGE] = {
                 .needs_file = 1,

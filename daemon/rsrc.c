@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "manager.h"
+#include "req.h"
 #include "ring.h"
 #include "rsrc.h"
 #include "task.h"
@@ -123,6 +124,7 @@ int io_sqe_files_register(struct io_ring_ctx *ctx, struct io_task *t, uint64_t a
                 r = rsrc_file_take(ctx, t, fd, &files.files[i]);
                 if (r < 0)
                         goto fail;
+                files.alloc_hint = i + 1;
         }
         ctx->files = files;
         return 0;
@@ -138,10 +140,97 @@ int io_sqe_files_unregister(struct io_ring_ctx *ctx) {
         return 0;
 }
 
-int io_register_files_update(struct io_ring_ctx *ctx, struct io_task *t, uint64_t arg, unsigned nr) {
-        struct io_uring_files_update up;
+/* Replace @nr slots from @offset with the app's fds at @fds (-1 empties a
+ * slot, IORING_REGISTER_FILES_SKIP leaves it). Returns how many were done,
+ * or the first error when none was. */
+int io_files_update(struct io_ring_ctx *ctx, struct io_task *t, uint32_t offset, uint64_t fds, unsigned nr) {
         unsigned done;
         int r, err = 0;
+
+        if (!ctx->files.nr)
+                return -ENXIO;
+        if ((uint64_t) offset + nr > ctx->files.nr)
+                return -EINVAL;
+
+        for (done = 0; done < nr; done++) {
+                int32_t fd;
+                unsigned i = offset + done;
+
+                r = io_task_read(t, &fd, fds + (uint64_t) done * sizeof(int32_t), sizeof(fd));
+                if (r < 0) {
+                        err = -EFAULT;
+                        break;
+                }
+                if (fd == IORING_REGISTER_FILES_SKIP)
+                        continue;
+                /* As the kernel: the old file goes first, even when the new
+                 * fd turns out bad. In-flight requests keep their own ref.
+                 * The allocation hint follows each change, as the kernel's
+                 * file bitmap's does. */
+                if (ctx->files.files[i]) {
+                        io_file_put(ctx->files.files[i]);
+                        ctx->files.files[i] = NULL;
+                        ctx->files.alloc_hint = i;
+                }
+                if (fd != -1) {
+                        r = rsrc_file_take(ctx, t, fd, &ctx->files.files[i]);
+                        if (r < 0) {
+                                err = r;
+                                break;
+                        }
+                        ctx->files.alloc_hint = i + 1;
+                }
+        }
+        return done ? (int) done : err;
+}
+
+int io_files_update_alloc(struct io_ring_ctx *ctx, struct io_task *t, uint64_t fds, unsigned nr) {
+        unsigned done;
+        int r = 0;
+
+        if (!ctx->files.nr)
+                return -ENXIO;
+        for (done = 0; done < nr; done++) {
+                uint64_t at = fds + (uint64_t) done * sizeof(int32_t);
+                int32_t fd, slot = -1;
+                struct io_file *f;
+
+                r = io_task_read(t, &fd, at, sizeof(fd));
+                if (r < 0) {
+                        r = -EFAULT;
+                        break;
+                }
+                /* The first free slot from the hint on, then from the start. */
+                for (unsigned k = 0; k < ctx->files.nr; k++) {
+                        unsigned i = (ctx->files.alloc_hint + k) % ctx->files.nr;
+                        if (!ctx->files.files[i]) {
+                                slot = (int32_t) i;
+                                break;
+                        }
+                }
+                if (slot < 0) {
+                        r = -ENFILE;
+                        break;
+                }
+                r = rsrc_file_take(ctx, t, fd, &f);
+                if (r < 0)
+                        break;
+                ctx->files.files[slot] = f;
+                ctx->files.alloc_hint = (unsigned) slot + 1;
+                r = io_task_write(t, at, &slot, sizeof(slot));
+                if (r < 0) {
+                        io_file_put(f);
+                        ctx->files.files[slot] = NULL;
+                        r = -EFAULT;
+                        break;
+                }
+        }
+        return done ? (int) done : r;
+}
+
+int io_register_files_update(struct io_ring_ctx *ctx, struct io_task *t, uint64_t arg, unsigned nr) {
+        struct io_uring_files_update up;
+        int r;
 
         if (nr == 0)
                 return -EINVAL;
@@ -150,35 +239,7 @@ int io_register_files_update(struct io_ring_ctx *ctx, struct io_task *t, uint64_
                 return -EFAULT;
         if (up.resv)
                 return -EINVAL;
-        if (!ctx->files.nr)
-                return -ENXIO;
-        if ((uint64_t) up.offset + nr > ctx->files.nr)
-                return -EINVAL;
-
-        for (done = 0; done < nr; done++) {
-                int32_t fd;
-                unsigned i = up.offset + done;
-
-                r = io_task_read(t, &fd, up.fds + (uint64_t) done * sizeof(int32_t), sizeof(fd));
-                if (r < 0) {
-                        err = -EFAULT;
-                        break;
-                }
-                if (fd == IORING_REGISTER_FILES_SKIP)
-                        continue;
-                /* As the kernel: the old file goes first, even when the new
-                 * fd turns out bad. In-flight requests keep their own ref. */
-                io_file_put(ctx->files.files[i]);
-                ctx->files.files[i] = NULL;
-                if (fd != -1) {
-                        r = rsrc_file_take(ctx, t, fd, &ctx->files.files[i]);
-                        if (r < 0) {
-                                err = r;
-                                break;
-                        }
-                }
-        }
-        return done ? (int) done : err;
+        return io_files_update(ctx, t, up.offset, up.fds, nr);
 }
 
 struct io_file *io_fixed_file_get(struct io_ring_ctx *ctx, unsigned index) {
@@ -287,4 +348,38 @@ int io_fixed_buf_check(struct io_ring_ctx *ctx, unsigned index, uint64_t addr, u
         if (addr + len < addr || addr < b->addr || addr + len > b->addr + b->len)
                 return -EFAULT;
         return 0;
+}
+
+/* IORING_OP_FILES_UPDATE, the register operation as an SQE. */
+struct io_rsrc_update {
+        uint64_t arg;
+        uint32_t nr_args;
+        uint32_t offset;
+};
+
+int io_files_update_prep(struct io_kiocb *req, const struct io_uring_sqe *sqe) {
+        struct io_rsrc_update *up = io_kiocb_to_cmd(req, struct io_rsrc_update);
+
+        if (sqe->rw_flags || sqe->splice_fd_in)
+                return -EINVAL;
+        up->offset = (uint32_t) sqe->off;
+        up->nr_args = sqe->len;
+        if (!up->nr_args)
+                return -EINVAL;
+        up->arg = sqe->addr;
+        return 0;
+}
+
+int io_files_update_issue(struct io_kiocb *req, unsigned issue_flags) {
+        struct io_rsrc_update *up = io_kiocb_to_cmd(req, struct io_rsrc_update);
+        int r;
+
+        if (up->offset == IORING_FILE_INDEX_ALLOC)
+                r = io_files_update_alloc(req->ctx, req->task, up->arg, up->nr_args);
+        else
+                r = io_files_update(req->ctx, req->task, up->offset, up->arg, up->nr_args);
+        if (r < 0)
+                io_req_set_fail(req);
+        io_req_set_res(req, r, 0);
+        return IOU_OK;
 }

@@ -13,7 +13,9 @@
 
 #include <stdint.h>
 
+struct io_kiocb;
 struct io_ring_ctx;
+struct io_uring_sqe;
 struct io_task;
 
 /*
@@ -43,6 +45,7 @@ void io_file_put(struct io_file *f);
 struct io_rsrc_files {
         struct io_file **files; /* NULL: empty slot */
         unsigned nr;            /* 0: nothing registered */
+        unsigned alloc_hint;    /* IORING_FILE_INDEX_ALLOC looks from here */
 };
 
 struct io_mapped_buf {
@@ -56,6 +59,10 @@ struct io_rsrc_bufs {
 
 int io_sqe_files_register(struct io_ring_ctx *ctx, struct io_task *t, uint64_t arg, unsigned nr);
 int io_sqe_files_unregister(struct io_ring_ctx *ctx);
+int io_files_update(struct io_ring_ctx *ctx, struct io_task *t, uint32_t offset, uint64_t fds, unsigned nr);
+/* IORING_FILE_INDEX_ALLOC: each fd into a free slot, whose index is written
+ * back over the fd in the app's array. */
+int io_files_update_alloc(struct io_ring_ctx *ctx, struct io_task *t, uint64_t fds, unsigned nr);
 int io_register_files_update(struct io_ring_ctx *ctx, struct io_task *t, uint64_t arg, unsigned nr);
 void io_rsrc_files_free(struct io_rsrc_files *files);
 
@@ -68,3 +75,7 @@ struct io_file *io_fixed_file_get(struct io_ring_ctx *ctx, unsigned index);
 
 /* Check that [addr, addr+len) lies inside fixed buffer @index: 0 or -EFAULT. */
 int io_fixed_buf_check(struct io_ring_ctx *ctx, unsigned index, uint64_t addr, uint64_t len);
+
+/* IORING_OP_FILES_UPDATE. */
+int io_files_update_prep(struct io_kiocb *req, const struct io_uring_sqe *sqe);
+int io_files_update_issue(struct io_kiocb *req, unsigned issue_flags);

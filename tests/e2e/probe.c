@@ -32,6 +32,7 @@ static const struct {
         { IORING_OP_TIMEOUT_REMOVE, "TIMEOUT_REMOVE" },
         { IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL" },
         { IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT" },
+        { IORING_OP_FILES_UPDATE, "FILES_UPDATE" },
         { IORING_OP_READ, "READ" },
         { IORING_OP_WRITE, "WRITE" },
 };

@@ -19,10 +19,12 @@
 
 const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
         [IORING_OP_NOP] = {
+                .iopoll = 1,
                 .prep = io_nop_prep,
                 .issue = io_nop,
         },
         [IORING_OP_READV] = {
+                .iopoll = 1,
                 .pollin = 1,
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
@@ -31,6 +33,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_read,
         },
         [IORING_OP_WRITEV] = {
+                .iopoll = 1,
                 .pollout = 1,
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
@@ -45,6 +48,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_fsync,
         },
         [IORING_OP_READ_FIXED] = {
+                .iopoll = 1,
                 .pollin = 1,
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
@@ -53,6 +57,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_read,
         },
         [IORING_OP_WRITE_FIXED] = {
+                .iopoll = 1,
                 .pollout = 1,
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
@@ -104,6 +109,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_sync_file_range,
         },
         [IORING_OP_READ] = {
+                .iopoll = 1,
                 .pollin = 1,
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
@@ -112,6 +118,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_read,
         },
         [IORING_OP_WRITE] = {
+                .iopoll = 1,
                 .pollout = 1,
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,

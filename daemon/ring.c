@@ -279,7 +279,8 @@ static bool io_local_work_add(struct io_ring_ctx *ctx, const struct io_uring_cqe
         if (!o)
                 return false;
         o->cqe = *cqe;
-        if (list_empty(&ctx->local_work)) {
+        /* IOPOLL completions are simply found by the next reap. */
+        if (list_empty(&ctx->local_work) && (ctx->flags & IORING_SETUP_DEFER_TASKRUN)) {
                 if (ctx->flags & IORING_SETUP_TASKRUN_FLAG)
                         sq_flags_set(ctx, IORING_SQ_TASKRUN);
                 io_eventfd_mark(ctx, async);
@@ -292,7 +293,7 @@ unsigned io_run_local_work(struct io_ring_ctx *ctx) {
         struct io_overflow_cqe *o, *n;
         unsigned nr = 0;
 
-        if (!(ctx->flags & IORING_SETUP_DEFER_TASKRUN))
+        if (!io_ring_holds_completions(ctx))
                 return 0;
         pthread_mutex_lock(&ctx->completion_lock);
         if (ctx->flags & IORING_SETUP_TASKRUN_FLAG)
@@ -313,7 +314,7 @@ void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint3
 
         pthread_mutex_lock(&ctx->completion_lock);
         /* DEFER_TASKRUN: only a batch's inline completions post at once. */
-        if (!(ctx->flags & IORING_SETUP_DEFER_TASKRUN) || inline_completion ||
+        if (!io_ring_holds_completions(ctx) || inline_completion ||
             !io_local_work_add(ctx, &cqe, async))
                 __io_fill_cqe(ctx, &cqe, async);
         /* The kernel posts a batch's inline completions when the batch

@@ -148,7 +148,18 @@ int io_ring_open_app_fd(struct io_ring_ctx *ctx);
  */
 void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async);
 
-/* DEFER_TASKRUN: post the completions held for the issuer. Takes the lock.
+/*
+ * Completions other than a batch's inline ones are held until the app
+ * enters with GETEVENTS: DEFER_TASKRUN (the issuer's local task work) and
+ * IOPOLL without SQPOLL (found by the app's reaping, the kernel's
+ * io_iopoll_check()).
+ */
+static inline bool io_ring_holds_completions(const struct io_ring_ctx *ctx) {
+        return (ctx->flags & IORING_SETUP_DEFER_TASKRUN) ||
+               (ctx->flags & (IORING_SETUP_IOPOLL | IORING_SETUP_SQPOLL)) == IORING_SETUP_IOPOLL;
+}
+
+/* Post the held completions (see above). Takes the lock.
  * Returns how many were posted. */
 unsigned io_run_local_work(struct io_ring_ctx *ctx);
 

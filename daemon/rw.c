@@ -284,6 +284,11 @@ static int io_rw_issue(struct io_kiocb *req, unsigned issue_flags) {
                 io_req_set_res(req, rw->err, 0);
                 return IOU_OK;
         }
+        /* IOPOLL polls the device for completions: O_DIRECT only. */
+        if ((req->ctx->flags & IORING_SETUP_IOPOLL) && !(req->flags & REQ_F_DIRECT)) {
+                io_req_set_res(req, -EOPNOTSUPP, 0);
+                return IOU_OK;
+        }
         /* O_DIRECT always waits for the device: straight to a worker. */
         if (nonblock && !(req->flags & REQ_F_NOWAIT) && (req->flags & REQ_F_DIRECT))
                 return -EAGAIN;

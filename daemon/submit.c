@@ -465,6 +465,8 @@ static int io_init_req(struct io_ring_ctx *ctx, struct io_kiocb *req, const stru
         def = &io_issue_defs[req->opcode];
         if (!def->ioprio && sqe->ioprio)
                 return -EINVAL;
+        if (!def->iopoll && (ctx->flags & IORING_SETUP_IOPOLL))
+                return -EINVAL;
         /* No personalities are ever registered. */
         if (sqe->personality)
                 return -EINVAL;

@@ -88,14 +88,14 @@ START_TEST(flags_and_resv) {
         /* Every flag we do not implement is refused, as by an older kernel;
          * SQ_AFF alone is refused by the kernel too. */
         static const uint32_t refused[] = {
-                IORING_SETUP_IOPOLL, IORING_SETUP_SQ_AFF,
+                IORING_SETUP_SQ_AFF,
                 IORING_SETUP_DEFER_TASKRUN, /* without SINGLE_ISSUER */
                 IORING_SETUP_NO_MMAP, IORING_SETUP_REGISTERED_FD_ONLY, IORING_SETUP_NO_SQARRAY,
                 1U << 31,
         };
         static const uint32_t accepted[] = {
                 IORING_SETUP_R_DISABLED, IORING_SETUP_SQE128, IORING_SETUP_CQE32,
-                IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_ATTACH_WQ,
+                IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_ATTACH_WQ, IORING_SETUP_IOPOLL,
         };
         for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
                 p = params(refused[i], 0);

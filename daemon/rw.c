@@ -18,11 +18,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "io-wq.h"
 #include "req.h"
 #include "ring.h"
 #include "rsrc.h"
+#include "rw-batch.h"
 #include "rw.h"
+#include "submit.h"
 #include "task.h"
 #include "uringd/compat.h"
 #include "uringd/macro.h"
@@ -286,9 +289,23 @@ static int io_rw_issue(struct io_kiocb *req, unsigned issue_flags) {
         }
         /* Only the page cache is safe to touch on the event loop; the app's
          * own RWF_NOWAIT or O_NONBLOCK never blocks, so try those there. */
+        /* O_DIRECT: the whole queue depth to the device, through AIO. */
+        if (nonblock && rw->kind != RW_VEC && rw->rw_flags == 0 && rw->done == 0 &&
+            (req->flags & (REQ_F_ISREG | REQ_F_DIRECT | REQ_F_NOWAIT)) == (REQ_F_ISREG | REQ_F_DIRECT)) {
+                r = io_aio_rw(req, rw->addr, rw->pos, rw->len, rw->write);
+                if (r != -EAGAIN)
+                        return (int) r;
+        }
         if (nonblock && !(req->flags & REQ_F_NOWAIT) &&
             (!(req->flags & REQ_F_ISREG) || (req->flags & REQ_F_DIRECT)))
                 return -EAGAIN;
+        /* Buffered reads from the page cache: batched by rw-batch.c. */
+        if (nonblock && !rw->write && rw->kind != RW_VEC && rw->rw_flags == 0 && rw->done == 0 &&
+            (req->flags & (REQ_F_ISREG | REQ_F_DIRECT | REQ_F_NOWAIT)) == REQ_F_ISREG) {
+                r = io_rw_batch_read(req, rw->addr, rw->pos, rw->len);
+                if (r != -EAGAIN)
+                        return (int) r;
+        }
 
         if ((issue_flags & IO_URING_F_IOWQ) && !(req->flags & (REQ_F_ISREG | REQ_F_NOWAIT))) {
                 /* A pipe, socket or tty may never become ready: wait for it
@@ -335,4 +352,25 @@ int io_read(struct io_kiocb *req, unsigned issue_flags) {
 
 int io_write(struct io_kiocb *req, unsigned issue_flags) {
         return io_rw_issue(req, issue_flags);
+}
+
+uint64_t io_rw_len(struct io_kiocb *req) {
+        return io_kiocb_to_cmd(req, struct io_rw)->len;
+}
+
+void io_rw_issue_slow(struct io_kiocb *req) {
+        struct io_rw *rw = io_kiocb_to_cmd(req, struct io_rw);
+        int64_t r;
+
+        rw->done = 0;
+        r = rw_loop(req, rw, false, false);
+        io_req_set_res(req, (int32_t) r, 0);
+        if (r < 0 || (uint64_t) r != rw->len)
+                io_req_set_fail(req);
+        io_req_complete(req, false);
+}
+
+void io_rw_flush(void) {
+        io_aio_flush();
+        io_rw_batch_flush();
 }

@@ -193,43 +193,56 @@ static void aio_complete(struct aio_req *a, int64_t res) {
         io_req_complete(req, false);
 }
 
-/* Copy the reads of one task into it at once; a fault sends a request the
- * ordinary way (which reports -EFAULT or the prefix, as the kernel). */
+/*
+ * Copy the reads of one task into it at once. The copy stops at the first
+ * app buffer that faults: that read fails -EFAULT, whole, as the kernel's
+ * O_DIRECT read does when it cannot pin the pages; the rest are retried.
+ */
 static void aio_finish_reads(struct aio_req **reads, int64_t *res, unsigned n) {
         struct iovec liov[AIO_MAX_EVENTS], riov[AIO_MAX_EVENTS];
         unsigned i = 0;
 
         while (i < n) {
                 struct io_task *task = reads[i]->req->task;
-                unsigned j, nv = 0;
-                ssize_t done = 0;
+                bool alive;
+                unsigned j, k;
 
                 for (j = i; j < n && reads[j]->req->task == task; j++)
-                        if (res[j] > 0) {
-                                liov[nv] = (struct iovec) { reads[j]->buf, (size_t) res[j] };
-                                riov[nv] = (struct iovec) { (void *) (uintptr_t) reads[j]->addr, (size_t) res[j] };
-                                nv++;
-                        }
+                        ;
                 /* Long after the call: is the tid still the app's thread? */
-                if (nv > 0 && io_task_alive(task))
-                        done = process_vm_writev(task->tid, liov, nv, riov, nv, 0);
-                if (done < 0)
-                        done = 0;
-                for (unsigned k = i; k < j; k++) {
-                        if (res[k] <= 0) {
-                                aio_complete(reads[k], res[k]);
-                                continue;
-                        }
-                        if (done >= res[k]) {
+                alive = io_task_alive(task);
+                for (k = i; k < j;) {
+                        unsigned nv = 0;
+                        ssize_t done = 0;
+
+                        for (unsigned m = k; m < j; m++)
+                                if (res[m] > 0) {
+                                        liov[nv] = (struct iovec) { reads[m]->buf, (size_t) res[m] };
+                                        riov[nv] = (struct iovec) { (void *) (uintptr_t) reads[m]->addr, (size_t) res[m] };
+                                        nv++;
+                                }
+                        if (nv > 0 && alive)
+                                done = process_vm_writev(task->tid, liov, nv, riov, nv, 0);
+                        if (done < 0)
+                                done = 0;
+                        for (; k < j; k++) {
+                                if (res[k] <= 0) {
+                                        aio_complete(reads[k], res[k]);
+                                        continue;
+                                }
+                                if (done < res[k]) {
+                                        aio_complete(reads[k], -EFAULT);
+                                        k++;
+                                        break;
+                                }
                                 done -= res[k];
                                 aio_complete(reads[k], res[k]);
-                        } else {
-                                struct io_kiocb *req = reads[k]->req;
-                                done = 0;
-                                aio_req_free(reads[k]);
-                                io_rw_issue_slow(req);
                         }
+                        if (!alive)
+                                break;
                 }
+                for (; k < j; k++)
+                        aio_complete(reads[k], res[k] > 0 ? -EFAULT : res[k]);
                 i = j;
         }
 }

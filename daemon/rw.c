@@ -237,6 +237,13 @@ static int64_t rw_loop(struct io_kiocb *req, struct io_rw *rw, bool nonblock, bo
                                 break;
                         }
                         m = io_task_writev(req->task, riov, nr, buf, (size_t) n);
+                        if (m < n && (req->flags & REQ_F_DIRECT)) {
+                                /* O_DIRECT fails whole when the app's pages
+                                 * cannot be pinned, as the kernel's. */
+                                rw->done = 0;
+                                err = -EFAULT;
+                                break;
+                        }
                         if (m < n) {
                                 /* Give back what the app never received. */
                                 if (cur_pos && isreg)
@@ -248,6 +255,8 @@ static int64_t rw_loop(struct io_kiocb *req, struct io_rw *rw, bool nonblock, bo
                         }
                 } else {
                         m = chunk ? io_task_readv(req->task, riov, nr, buf, chunk) : 0;
+                        if (m < (ssize_t) chunk && (req->flags & REQ_F_DIRECT))
+                                m = -EFAULT;
                         if (m < 0) {
                                 err = m;
                                 break;

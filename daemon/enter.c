@@ -83,6 +83,9 @@ void io_cqring_wake(struct io_ring_ctx *ctx) {
 
         if (list_empty(&ctx->waiters))
                 return;
+        /* DEFER_TASKRUN: the only waiter is the issuer, who would run its
+         * local work now. */
+        io_run_local_work(ctx);
         io_cqring_overflow_flush(ctx);
         list_for_each_entry_safe(w, n, &ctx->waiters, node)
                 if (io_waiter_done(ctx, w))
@@ -110,6 +113,7 @@ void io_waiters_drop_client(struct client *c) {
 static int on_waiter_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         struct io_waiter *w = userdata;
 
+        io_run_local_work(w->ctx);
         io_cqring_overflow_flush(w->ctx);
         io_waiter_answer(w, io_waiter_done(w->ctx, w) ? 0 : -ETIME);
         return 0;
@@ -170,6 +174,7 @@ static int io_cqring_wait(struct client *c, const struct seccomp_notif *n, struc
         struct io_waiter *w;
         int r;
 
+        io_run_local_work(ctx);
         io_cqring_overflow_flush(ctx);
         if (io_cqring_dropped(ctx)) {
                 *ret_val = -EBADR;
@@ -236,6 +241,10 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
                 client_respond(c, n->id, 0, r);
                 return;
         }
+        if (ctx->flags & IORING_SETUP_R_DISABLED) {
+                ret = -EBADFD;
+                goto out;
+        }
 
         if (ctx->flags & IORING_SETUP_SQPOLL) {
                 /* The poller submits; the call only wakes it or waits for
@@ -246,6 +255,10 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
                         io_sqpoll_wait_sq(ctx);
                 ret = (int) to_submit;
         } else if (to_submit) {
+                if (ctx->submitter_tid && ctx->submitter_tid != t->tid) {
+                        ret = -EEXIST;
+                        goto out;
+                }
                 ret = io_submit_sqes(ctx, t, to_submit);
                 if ((uint32_t) ret != to_submit)
                         goto out;
@@ -257,6 +270,8 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
                 r = io_get_ext_arg(t, flags, argp, argsz, &ext);
                 if (r < 0)
                         ret2 = r;
+                else if ((ctx->flags & IORING_SETUP_DEFER_TASKRUN) && ctx->submitter_tid != t->tid)
+                        ret2 = -EEXIST; /* only the issuer may run its completions */
                 else if (io_cqring_wait(c, n, ctx, min_complete, &ext, ret, &ret2) > 0) {
                         io_ring_ctx_unref(ctx);
                         return; /* answered by the waiter */

@@ -25,6 +25,7 @@
 #include "io-wq.h"
 #include "manager.h"
 #include "opdef.h"
+#include "register.h"
 #include "req.h"
 #include "ring.h"
 #include "rsrc.h"
@@ -232,10 +233,9 @@ static void io_queue_iowq(struct io_kiocb *req, struct io_submit_state *state) {
         if (def->unbound_nonreg_file && req->io_file && !(req->flags & REQ_F_ISREG))
                 acct = IO_WQ_ACCT_UNBOUND;
         if (!ctx->wq) {
-                unsigned bounded = MIN(ctx->layout.sq_entries, 4 * nr_cpus());
-                ctx->wq = io_wq_create(bounded, 256);
-                if (!ctx->wq) {
-                        io_req_defer_failed(req, -ENOMEM);
+                r = io_ring_create_wq(ctx);
+                if (r < 0) {
+                        io_req_defer_failed(req, r);
                         return;
                 }
         }
@@ -383,6 +383,18 @@ static void io_init_drain(struct io_ring_ctx *ctx, struct io_submit_state *state
         }
 }
 
+int io_ring_create_wq(struct io_ring_ctx *ctx) {
+        unsigned counts[IO_WQ_ACCT_NR] = { ctx->iowq_limits[0], ctx->iowq_limits[1] };
+
+        ctx->wq = io_wq_create(MIN(ctx->layout.sq_entries, 4 * nr_cpus()), IO_WQ_UNBOUNDED_MAX);
+        if (!ctx->wq)
+                return -ENOMEM;
+        io_wq_max_workers(ctx->wq, counts);
+        if (ctx->iowq_cpus)
+                (void) io_wq_cpu_affinity(ctx->wq, ctx->iowq_cpus);
+        return 0;
+}
+
 static int io_init_req(struct io_ring_ctx *ctx, struct io_kiocb *req, const struct io_uring_sqe *sqe,
                        struct io_submit_state *state) {
         const struct io_issue_def *def;
@@ -419,6 +431,8 @@ static int io_init_req(struct io_ring_ctx *ctx, struct io_kiocb *req, const stru
                         return -EOPNOTSUPP;
                 io_init_drain(ctx, state);
         }
+        if (ctx->restricted && !io_check_restriction(ctx, req->opcode, sqe_flags))
+                return -EACCES;
         if (ctx->drain_active || ctx->drain_next) {
                 /* Down the slow path, to be drained there. */
                 if (ctx->drain_active)
@@ -517,7 +531,7 @@ static bool io_get_sqe(struct io_ring_ctx *ctx, struct io_uring_sqe *out) {
                 return false;
         }
         /* The app may rewrite the SQE under us: one private copy, read once. */
-        memcpy(out, (const void *) &ctx->sqes[idx], sizeof(*out));
+        memcpy(out, ctx->sqes + (size_t) idx * ctx->layout.sqe_size, sizeof(*out));
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         return true;
 }

@@ -18,10 +18,8 @@
  */
 
 #include <errno.h>
-#include <poll.h>
-#include <sys/epoll.h>
 #include <stdlib.h>
-#include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>

@@ -127,7 +127,8 @@ static void aio_req_free(struct aio_req *a) {
 int io_aio_rw(struct io_kiocb *req, uint64_t addr, int64_t pos, uint64_t len, bool write) {
         struct aio_req *a;
 
-        if (len == 0 || len > AIO_MAX_LEN || pos < 0 || aio_inflight >= AIO_MAX_EVENTS)
+        /* The pool is the event loop's: no locking. */
+        if (len == 0 || len > AIO_MAX_LEN || pos < 0 || aio_inflight >= AIO_MAX_EVENTS || !in_event_loop)
                 return -EAGAIN;
         if (aio_init(req->ctx->manager) < 0)
                 return -EAGAIN;

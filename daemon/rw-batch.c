@@ -85,7 +85,8 @@ int io_rw_batch_read(struct io_kiocb *req, uint64_t addr, int64_t pos, uint64_t 
         struct iovec l;
         ssize_t n;
 
-        if (len == 0 || len > RW_BATCH_MAX_LEN || pos < 0)
+        /* The batch is the event loop's: no locking. */
+        if (len == 0 || len > RW_BATCH_MAX_LEN || pos < 0 || !in_event_loop)
                 return -EAGAIN;
         if (!batch_buf && posix_memalign((void **) &batch_buf, 4096, RW_BATCH_BYTES) != 0) {
                 batch_buf = NULL;

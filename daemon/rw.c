@@ -8,6 +8,11 @@
  * event loop, buffered regular files are tried with RWF_NOWAIT (page cache
  * only); anything that would block is punted to io-wq, which continues from
  * the bytes already done, as the kernel completes a partial read.
+ *
+ * Two fast paths on the event loop take most requests before that: buffered
+ * page-cache reads are batched per submission (rw-batch.c), and O_DIRECT
+ * reads and writes go through native AIO (aio.c); both fall back here for
+ * anything unusual. io_rw_flush() runs at the end of each submission.
  */
 
 #include <errno.h>

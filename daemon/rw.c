@@ -8,6 +8,11 @@
  * event loop, buffered regular files are tried with RWF_NOWAIT (page cache
  * only); anything that would block is punted to io-wq, which continues from
  * the bytes already done, as the kernel completes a partial read.
+ *
+ * Two fast paths on the event loop take most requests before that: buffered
+ * page-cache reads are batched per submission (rw-batch.c), and O_DIRECT
+ * reads and writes go through native AIO (aio.c); both fall back here for
+ * anything unusual. io_rw_flush() runs at the end of each submission.
  */
 
 #include <errno.h>
@@ -18,11 +23,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "io-wq.h"
 #include "req.h"
 #include "ring.h"
 #include "rsrc.h"
+#include "rw-batch.h"
 #include "rw.h"
+#include "submit.h"
 #include "task.h"
 #include "uringd/compat.h"
 #include "uringd/macro.h"
@@ -234,6 +242,13 @@ static int64_t rw_loop(struct io_kiocb *req, struct io_rw *rw, bool nonblock, bo
                                 break;
                         }
                         m = io_task_writev(req->task, riov, nr, buf, (size_t) n);
+                        if (m < n && (req->flags & REQ_F_DIRECT)) {
+                                /* O_DIRECT fails whole when the app's pages
+                                 * cannot be pinned, as the kernel's. */
+                                rw->done = 0;
+                                err = -EFAULT;
+                                break;
+                        }
                         if (m < n) {
                                 /* Give back what the app never received. */
                                 if (cur_pos && isreg)
@@ -245,6 +260,8 @@ static int64_t rw_loop(struct io_kiocb *req, struct io_rw *rw, bool nonblock, bo
                         }
                 } else {
                         m = chunk ? io_task_readv(req->task, riov, nr, buf, chunk) : 0;
+                        if (m < (ssize_t) chunk && (req->flags & REQ_F_DIRECT))
+                                m = -EFAULT;
                         if (m < 0) {
                                 err = m;
                                 break;
@@ -289,9 +306,23 @@ static int io_rw_issue(struct io_kiocb *req, unsigned issue_flags) {
                 io_req_set_res(req, -EOPNOTSUPP, 0);
                 return IOU_OK;
         }
-        /* O_DIRECT always waits for the device: straight to a worker. */
+        /* O_DIRECT: the whole queue depth to the device, through AIO. */
+        if (nonblock && rw->kind != RW_VEC && rw->rw_flags == 0 && rw->done == 0 &&
+            (req->flags & (REQ_F_ISREG | REQ_F_DIRECT | REQ_F_NOWAIT)) == (REQ_F_ISREG | REQ_F_DIRECT)) {
+                r = io_aio_rw(req, rw->addr, rw->pos, rw->len, rw->write);
+                if (r != -EAGAIN)
+                        return (int) r;
+        }
+        /* Otherwise O_DIRECT waits for the device on a worker. */
         if (nonblock && !(req->flags & REQ_F_NOWAIT) && (req->flags & REQ_F_DIRECT))
                 return -EAGAIN;
+        /* Buffered reads from the page cache: batched by rw-batch.c. */
+        if (nonblock && !rw->write && rw->kind != RW_VEC && rw->rw_flags == 0 && rw->done == 0 &&
+            (req->flags & (REQ_F_ISREG | REQ_F_DIRECT | REQ_F_NOWAIT)) == REQ_F_ISREG) {
+                r = io_rw_batch_read(req, rw->addr, rw->pos, rw->len);
+                if (r != -EAGAIN)
+                        return (int) r;
+        }
 
         if ((issue_flags & IO_URING_F_IOWQ) && !(req->flags & (REQ_F_ISREG | REQ_F_NOWAIT))) {
                 /* A pipe, socket or tty may never become ready: wait for it
@@ -351,4 +382,25 @@ int io_read(struct io_kiocb *req, unsigned issue_flags) {
 
 int io_write(struct io_kiocb *req, unsigned issue_flags) {
         return io_rw_issue(req, issue_flags);
+}
+
+uint64_t io_rw_len(struct io_kiocb *req) {
+        return io_kiocb_to_cmd(req, struct io_rw)->len;
+}
+
+void io_rw_issue_slow(struct io_kiocb *req) {
+        struct io_rw *rw = io_kiocb_to_cmd(req, struct io_rw);
+        int64_t r;
+
+        rw->done = 0;
+        r = rw_loop(req, rw, false, false);
+        io_req_set_res(req, (int32_t) r, 0);
+        if (r < 0 || (uint64_t) r != rw->len)
+                io_req_set_fail(req);
+        io_req_complete(req, false);
+}
+
+void io_rw_flush(void) {
+        io_aio_flush();
+        io_rw_batch_flush();
 }

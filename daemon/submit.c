@@ -30,6 +30,7 @@
 #include "req.h"
 #include "ring.h"
 #include "rsrc.h"
+#include "rw.h"
 #include "submit.h"
 #include "task.h"
 #include "timeout.h"
@@ -163,6 +164,8 @@ static void io_submit_state_end(struct io_submit_state *state) {
         for (unsigned i = 0; i < state->nr_files; i++)
                 io_file_put(state->files[i]);
         state->nr_files = 0;
+        /* Reads and writes queued by rw.c: one syscall for the batch. */
+        io_rw_flush();
 }
 
 static struct io_file *io_file_get_normal(struct io_submit_state *state, int app_fd) {

@@ -5,7 +5,8 @@
 # compile, meson test. The last line of output is the summary
 #   N passed, N failed, N skipped
 # counted from build/meson-logs/testlog.json. Exits non-zero when a test
-# failed (or the build did).
+# failed (or the build did). Before that line, bench/run --quick runs for
+# information only (URINGD_BENCH=0 skips it); it never changes the status.
 #
 # Extra arguments go to meson test, e.g. scripts/test.sh --suite e2e
 
@@ -72,6 +73,13 @@ fi
 if [ "$total" -eq 0 ]; then
         echo "no test ran"
         status=1
+fi
+# Informational: the quick benchmark, printed but never counted, and never
+# allowed to change the exit status or the last line. URINGD_BENCH=0 skips it.
+if [ "${URINGD_BENCH:-1}" != 0 ] && [ -x bench/run ]; then
+        echo "---- bench/run --quick (informational, not counted; URINGD_BENCH=0 skips) ----"
+        timeout -k 10 300 bench/run --quick --build "$build" </dev/null 2>&1 ||
+                echo "bench/run --quick failed or timed out (not counted)"
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

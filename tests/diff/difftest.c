@@ -407,6 +407,10 @@ static void gen_batch(struct gen_state *st, int budget) {
                         /* a single SQE */
                         struct g *g;
                         unsigned s = rn(100);
+                        /* a drained request that never ends would hold back
+                         * everything after it, the cleanup too */
+                        if (want_drain)
+                                may_pend = 0;
                         if (s < 12 && may_pend && (opt_ops & O_POLL)) {
                                 g = new_g(st, K_POLL_NEVER);
                                 st->target_idx[st->ntargets] = first;
@@ -458,7 +462,11 @@ static void gen_batch(struct gen_state *st, int budget) {
                                 g = new_g(st, pick_simple(0));
                         }
                         fill_op(g);
-                        if ((opt_flags & F_SKIP) && chance(10) && g->kind != K_BAD_FLAGS)
+                        /* CQE_SKIP_SUCCESS alone only where a silent success is
+                         * surely over before the batch's other CQEs are in: not
+                         * READ/WRITE (may run on io-wq), not a counting timeout */
+                        if ((opt_flags & F_SKIP) && chance(10) && g->kind != K_BAD_FLAGS &&
+                            g->kind != K_READ && g->kind != K_WRITE && g->kind != K_TIMEOUT_COUNT)
                                 g->flags |= IOSQE_CQE_SKIP_SUCCESS;
                         if (want_drain && !is_bad_kind(g->kind) && g->kind != K_TIMEOUT_COUNT)
                                 g->flags |= IOSQE_IO_DRAIN;

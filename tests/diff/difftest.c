@@ -87,7 +87,7 @@ enum {
 static const char *const op_names[] = { "nop", "read", "write", "timeout", "poll", "cancel", "linktimeout", "bad", NULL };
 static const char *const flag_names[] = { "link", "hardlink", "drain", "skip", NULL };
 
-static unsigned opt_ops = 0xff, opt_flags = 0xf;
+static unsigned opt_ops = 0xff, opt_flags = 0xf, opt_flags_arg = 0xf;
 static unsigned opt_count = 12, opt_batch = 16, opt_step_ms = 3000;
 static int opt_model_quiet;
 
@@ -962,7 +962,14 @@ static int run_seed(uint64_t seed, int *model_bad) {
         int failed = 0;
 
         rng_state = seed * 0x2545f4914f6cdd1dull + 1;
-        printf("seed %llu\n", (unsigned long long) seed);
+        /* CQE_SKIP_SUCCESS disables IO_DRAIN for the ring's life: half of
+         * the seeds go without it, so that drains are exercised */
+        opt_flags = opt_flags_arg;
+        if ((opt_flags & F_SKIP) && (opt_flags & F_DRAIN) && chance(50))
+                opt_flags &= ~F_SKIP;
+        printf("seed %llu flags%s%s%s%s\n", (unsigned long long) seed,
+               opt_flags & F_LINK ? " link" : "", opt_flags & F_HARDLINK ? " hardlink" : "",
+               opt_flags & F_DRAIN ? " drain" : "", opt_flags & F_SKIP ? " skip" : "");
         cur_seed = seed;
         memset(&p, 0, sizeof(p));
         p.flags = IORING_SETUP_SUBMIT_ALL; /* a bad SQE does not stop the batch */
@@ -1060,7 +1067,7 @@ int main(int argc, char **argv) {
                 case 'c': opt_count = (unsigned) strtoul(optarg, NULL, 0); break;
                 case 'b': opt_batch = (unsigned) strtoul(optarg, NULL, 0); break;
                 case 'o': opt_ops = parse_list(optarg, op_names, "op"); break;
-                case 'f': opt_flags = parse_list(optarg, flag_names, "flag"); break;
+                case 'f': opt_flags_arg = parse_list(optarg, flag_names, "flag"); break;
                 case 't': opt_step_ms = (unsigned) strtoul(optarg, NULL, 0); break;
                 case 'q': opt_model_quiet = 1; break;
                 default: usage();

@@ -44,7 +44,9 @@
  * anon_inode:[io_uring] or a uringd memfd.
  */
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -336,6 +338,10 @@ static void gen_batch(struct gen_state *st, int budget) {
                                                 g->flags = IOSQE_IO_HARDLINK;
                                         g = new_g(st, K_LINK_TIMEOUT);
                                         fill_op(g);
+                                        /* a target that completes at once: the timer
+                                         * must not race it on a loaded machine */
+                                        if (g[-1].kind != K_POLL_NEVER)
+                                                g->ms = 5000;
                                         last = (i >= len - 2) || ng >= budget;
                                         if (!last)
                                                 g->flags = IOSQE_IO_LINK;
@@ -348,6 +354,10 @@ static void gen_batch(struct gen_state *st, int budget) {
                                         g->flags = IOSQE_IO_LINK;
                                         g = new_g(st, K_LINK_TIMEOUT);
                                         fill_op(g);
+                                        /* a target that completes at once: the timer
+                                         * must not race it on a loaded machine */
+                                        if (g[-1].kind != K_POLL_NEVER)
+                                                g->ms = 5000;
                                         last = (i >= len - 2) || ng >= budget;
                                         if (!last)
                                                 g->flags = IOSQE_IO_LINK;

@@ -837,13 +837,20 @@ static int run_batch(int batch, struct gen_state *st) {
         unsigned mode = rn(3);
         struct gen_state dummy = *st;
         int victim[MAX_SQES] = { 0 };
+        /* A barrier first: a NOP submitted and reaped on its own. Requests
+         * the kernel issues from task work (after a drain, say) are armed
+         * before it completes, so the cancels below find them. */
+        struct g *barrier = new_g(&dummy, K_NOP);
+        barrier->unit = -1;
+        expect(ng - 1, 0, 2);
+        first_cleanup = ng;
         if (mode == 1) {
                 for (int i = 0; i < first_cleanup; i++)
                         if (suspended[i] && !cancelled[i]) {
                                 struct g *g = new_g(&dummy, K_CANCEL);
                                 g->unit = -1;
                                 g->target = gs[i].ud;
-                                expect(ng - 1, 0, 2);
+                                expect(ng - 1, 0, 3);
                                 victim[i] = 1;
                         }
         } else if (mode == 2) {
@@ -858,7 +865,7 @@ static int run_batch(int batch, struct gen_state *st) {
                         struct g *g = new_g(&dummy, K_CANCEL_FD);
                         g->unit = -1;
                         g->fd = fsel[k];
-                        expect(ng - 1, n, 2);
+                        expect(ng - 1, n, 3);
                 }
         }
         int any_at = ng;
@@ -868,12 +875,12 @@ static int run_batch(int batch, struct gen_state *st) {
         for (int i = 0; i < first_cleanup; i++)
                 if (suspended[i] && !cancelled[i] && !victim[i])
                         left++;
-        expect(any_at, left, 3);
+        expect(any_at, left, 4);
         /* what the cleanup ends */
         for (int i = 0; i < first_cleanup; i++) {
                 if (!suspended[i] || cancelled[i])
                         continue;
-                int ph = victim[i] ? 2 : 3;
+                int ph = victim[i] ? 3 : 4;
                 cancelled[i] = 1;
                 int u = gs[i].unit;
                 if (unit_len[u] == 1) {
@@ -884,10 +891,17 @@ static int run_batch(int batch, struct gen_state *st) {
                         run_chain(u, i, ph, -ECANCELED);
                 }
         }
-        for (int i = first_cleanup; i < ng; i++) {
+        for (int i = first_cleanup - 1; i < ng; i++) {
                 describe(&gs[i], d, sizeof(d));
-                printf(" cleanup %llu: %s\n", (unsigned long long) gs[i].ud, d);
+                printf(" cleanup %llu: %s%s\n", (unsigned long long) gs[i].ud, d,
+                       i == first_cleanup - 1 ? " (barrier)" : "");
         }
+        prep(&gs[first_cleanup - 1], t_get_sqe(&ring));
+        r = io_uring_submit(&ring);
+        if (r != 1)
+                printf(" barrier submit returned %s (wanted 1)\n", t_res(r, b1));
+        if (!timed_out)
+                timed_out = wait_phase(2, batch);
         if (any_at > first_cleanup) {
                 for (int i = first_cleanup; i < any_at; i++)
                         prep(&gs[i], t_get_sqe(&ring));
@@ -895,14 +909,14 @@ static int run_batch(int batch, struct gen_state *st) {
                 if (r != any_at - first_cleanup)
                         printf(" cleanup submit returned %s (wanted %d)\n", t_res(r, b1), any_at - first_cleanup);
                 if (!timed_out)
-                        timed_out = wait_phase(2, batch);
+                        timed_out = wait_phase(3, batch);
         }
         prep(&gs[any_at], t_get_sqe(&ring));
         r = io_uring_submit(&ring);
         if (r != 1)
                 printf(" cleanup submit returned %s (wanted 1)\n", t_res(r, b1));
         if (!timed_out)
-                timed_out = wait_phase(3, batch);
+                timed_out = wait_phase(4, batch);
         sweep(batch, 2);
 
         /* transcript: CQEs sorted by user_data */

@@ -85,8 +85,9 @@ first_diff() { # a b labela labelb
 }
 
 firstseed=$seed
-if ! run_kernel kernel1; then
-        rc=$?
+run_kernel kernel1
+rc=$?
+if [ "$rc" != 0 ]; then
         if [ "$rc" = 77 ]; then
                 echo "SKIP: kernel io_uring unavailable"
                 cat "$work/kernel1.err"

@@ -96,14 +96,14 @@ static int opt_model_quiet;
 /* ---- the generated SQEs ------------------------------------------------------ */
 
 enum kind {
-        K_NOP, K_READ, K_READ_BADFD, K_WRITE, K_WRITE_RO,
+        K_NOP, K_READ, K_READ_BADFD, K_WRITE, K_WRITE_RO, K_FSYNC,
         K_POLL, K_POLL_NEVER, K_TIMEOUT, K_TIMEOUT_LONG, K_TIMEOUT_COUNT, K_TIMEOUT_COUNT_NEVER,
         K_TIMEOUT_REMOVE, K_CANCEL, K_POLL_REMOVE, K_LINK_TIMEOUT,
         K_BAD_OPCODE, K_BAD_FLAGS, K_BAD_NOPFLAGS,
         K_CANCEL_ANY, K_CANCEL_FD,
 };
 static const char *const kind_names[] = {
-        "NOP", "READ", "READ(bad fd)", "WRITE", "WRITE(read-only fd)",
+        "NOP", "READ", "READ(bad fd)", "WRITE", "WRITE(read-only fd)", "FSYNC",
         "POLL_ADD", "POLL_ADD(never ready)", "TIMEOUT", "TIMEOUT(10s)", "TIMEOUT(count)", "TIMEOUT(count never)",
         "TIMEOUT_REMOVE", "ASYNC_CANCEL", "POLL_REMOVE", "LINK_TIMEOUT",
         "BAD_OPCODE", "NOP(bad sqe flag 0x80)", "NOP(bad nop_flags)",
@@ -126,6 +126,8 @@ struct g {
         unsigned mask;          /* poll events */
         uint64_t off;
         unsigned len, ms, count;
+        int variant;            /* READ/WRITE: 0 plain, 1 vectored, 2 fixed buffer;
+                                 * TIMEOUT: 1 IORING_TIMEOUT_ETIME_SUCCESS */
         uint64_t target;        /* cancel/remove target user_data */
         int unit;               /* unit (chain or single) index */
         int drained;            /* the unit is drained */
@@ -163,7 +165,12 @@ static unsigned poll_result(enum fdsel fd, unsigned mask, int *never) {
 }
 
 static void describe(const struct g *g, char *out, size_t n) {
+        static const char *const rv[] = { "", "V", "_FIXED" };
         int k = snprintf(out, n, "%s", kind_names[g->kind]);
+        if ((g->kind == K_READ || g->kind == K_WRITE) && g->variant)
+                k += snprintf(out + k, n - k, "%s", rv[g->variant]);
+        if (g->kind == K_TIMEOUT && g->variant)
+                k += snprintf(out + k, n - k, "(ETIME_SUCCESS)");
         switch (g->kind) {
         case K_READ: case K_WRITE: case K_READ_BADFD: case K_WRITE_RO:
                 k += snprintf(out + k, n - k, " off=%llu len=%u", (unsigned long long) g->off, g->len);
@@ -218,7 +225,10 @@ static enum kind pick_simple(int in_chain) {
                 unsigned r = rn(100);
                 if (r < 20 && (opt_ops & O_NOP)) return K_NOP;
                 if (r < 35 && (opt_ops & O_READ)) return chance(85) ? K_READ : K_READ_BADFD;
-                if (r < 50 && (opt_ops & O_WRITE)) return chance(85) ? K_WRITE : K_WRITE_RO;
+                if (r < 50 && (opt_ops & O_WRITE)) {
+                        unsigned w = rn(100);
+                        return w < 75 ? K_WRITE : w < 88 ? K_WRITE_RO : K_FSYNC;
+                }
                 if (r < 68 && (opt_ops & O_POLL)) return K_POLL;
                 if (r < 80 && (opt_ops & O_TIMEOUT)) return K_TIMEOUT;
                 if (r < 86 && (opt_ops & O_BAD) && in_chain) return K_BAD_OPCODE + rn(3);
@@ -234,6 +244,7 @@ static void fill_op(struct g *g) {
                 g->off = rn(100) < 75 ? rn(DATA_SIZE) : rn(DATA_SIZE + 3000);
                 g->len = rn(100) < 10 ? 0 : 1 + rn(4096);
                 g->fd = FD_DATA;
+                g->variant = rn(100) < 60 ? 0 : rn(100) < 50 ? 1 : 2;
                 break;
         case K_READ_BADFD:
                 g->off = rn(DATA_SIZE);
@@ -244,6 +255,8 @@ static void fill_op(struct g *g) {
                 g->off = rn(WFILE_SPAN - 4096);
                 g->len = 1 + rn(4096);
                 g->fd = FD_DATA;
+                if (g->kind == K_WRITE)
+                        g->variant = rn(100) < 60 ? 0 : rn(100) < 50 ? 1 : 2;
                 break;
         case K_POLL: {
                 static const struct { enum fdsel fd; unsigned mask; } c[] = {
@@ -264,6 +277,8 @@ static void fill_op(struct g *g) {
                 break;
         case K_TIMEOUT: case K_LINK_TIMEOUT:
                 g->ms = 1 + rn(20);
+                if (g->kind == K_TIMEOUT && rn(100) < 25)
+                        g->variant = 1;
                 break;
         case K_TIMEOUT_LONG:
                 g->ms = 10000;
@@ -392,7 +407,8 @@ static void gen_batch(struct gen_state *st, int budget) {
                                 }
                                 if (!last)
                                         g->flags |= link_flag();
-                                if ((opt_flags & F_SKIP) && skip_ok && !last && g->kind != K_LINK_TIMEOUT && chance(20))
+                                if ((opt_flags & F_SKIP) && skip_ok && !last && g->kind != K_LINK_TIMEOUT &&
+                                    !(g->kind == K_TIMEOUT && g->variant) && chance(20))
                                         g->flags |= IOSQE_CQE_SKIP_SUCCESS;
                                 if (g->kind == K_BAD_FLAGS)
                                         g->flags = (g->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK)) | 0x80;
@@ -476,7 +492,8 @@ static void gen_batch(struct gen_state *st, int budget) {
                          * surely over before the batch's other CQEs are in: not
                          * READ/WRITE (may run on io-wq), not a counting timeout */
                         if ((opt_flags & F_SKIP) && chance(10) && g->kind != K_BAD_FLAGS &&
-                            g->kind != K_READ && g->kind != K_WRITE && g->kind != K_TIMEOUT_COUNT)
+                            g->kind != K_READ && g->kind != K_WRITE && g->kind != K_FSYNC &&
+                            g->kind != K_TIMEOUT_COUNT && !(g->kind == K_TIMEOUT && g->variant))
                                 g->flags |= IOSQE_CQE_SKIP_SUCCESS;
                         if (want_drain && !is_bad_kind(g->kind) && g->kind != K_TIMEOUT_COUNT)
                                 g->flags |= IOSQE_IO_DRAIN;
@@ -516,12 +533,14 @@ static enum outcome exec_op(int i, int *res, int phase) {
         }
         case K_READ_BADFD: case K_WRITE_RO: *res = -EBADF; return OUT_FAIL;
         case K_WRITE: *res = (int) g->len; return OUT_OK;
+        case K_FSYNC: *res = 0; return OUT_OK;
         case K_POLL:
                 if (g->fd == FD_BAD) { *res = -EBADF; return OUT_FAIL; }
                 *res = (int) poll_result(g->fd, g->mask, &never);
                 return OUT_OK;
         case K_POLL_NEVER: case K_TIMEOUT_LONG: return OUT_PENDING;
-        case K_TIMEOUT: case K_TIMEOUT_COUNT_NEVER: *res = -ETIME; return OUT_FAIL;
+        case K_TIMEOUT: *res = -ETIME; return g->variant ? OUT_OK : OUT_FAIL;
+        case K_TIMEOUT_COUNT_NEVER: *res = -ETIME; return OUT_FAIL;
         case K_TIMEOUT_COUNT: *res = 0; return OUT_OK;
         case K_TIMEOUT_REMOVE: case K_CANCEL: case K_POLL_REMOVE: {
                 int t = find_ud(g->target);
@@ -672,6 +691,9 @@ static void wpattern(unsigned char *p, uint64_t off, unsigned len) {
 
 static int fd_of(enum fdsel s) { return fds[s]; }
 
+static struct iovec iovs[MAX_SQES][3];
+static unsigned char *fixbuf; /* registered: one 4 KiB slice per SQE */
+
 static void prep(const struct g *g, struct io_uring_sqe *sqe) {
         switch (g->kind) {
         case K_NOP: case K_BAD_FLAGS:
@@ -685,11 +707,36 @@ static void prep(const struct g *g, struct io_uring_sqe *sqe) {
                 io_uring_prep_nop(sqe);
                 sqe->opcode = 250;
                 break;
-        case K_READ: case K_READ_BADFD:
-                io_uring_prep_read(sqe, g->kind == K_READ ? data_fd : fds[FD_BAD], g->buf, g->len, g->off);
+        case K_READ: case K_WRITE: {
+                int fd = g->kind == K_READ ? data_fd : wfile_fd;
+                struct iovec *v = iovs[g - gs];
+                if (g->variant == 1) {
+                        /* up to three pieces */
+                        unsigned a = g->len / 3, b = g->len / 2;
+                        v[0] = (struct iovec) { g->buf, a };
+                        v[1] = (struct iovec) { g->buf + a, b - a };
+                        v[2] = (struct iovec) { g->buf + b, g->len - b };
+                        if (g->kind == K_READ)
+                                io_uring_prep_readv(sqe, fd, v, 3, g->off);
+                        else
+                                io_uring_prep_writev(sqe, fd, v, 3, g->off);
+                } else if (g->variant == 2) {
+                        if (g->kind == K_READ)
+                                io_uring_prep_read_fixed(sqe, fd, g->buf, g->len, g->off, 0);
+                        else
+                                io_uring_prep_write_fixed(sqe, fd, g->buf, g->len, g->off, 0);
+                } else if (g->kind == K_READ) {
+                        io_uring_prep_read(sqe, fd, g->buf, g->len, g->off);
+                } else {
+                        io_uring_prep_write(sqe, fd, g->buf, g->len, g->off);
+                }
                 break;
-        case K_WRITE:
-                io_uring_prep_write(sqe, wfile_fd, g->buf, g->len, g->off);
+        }
+        case K_FSYNC:
+                io_uring_prep_fsync(sqe, wfile_fd, 0);
+                break;
+        case K_READ_BADFD:
+                io_uring_prep_read(sqe, fds[FD_BAD], g->buf, g->len, g->off);
                 break;
         case K_WRITE_RO:
                 io_uring_prep_write(sqe, data_fd, g->buf, g->len, g->off);
@@ -706,7 +753,7 @@ static void prep(const struct g *g, struct io_uring_sqe *sqe) {
                 if (g->kind == K_LINK_TIMEOUT)
                         io_uring_prep_link_timeout(sqe, t, 0);
                 else
-                        io_uring_prep_timeout(sqe, t, g->count, 0);
+                        io_uring_prep_timeout(sqe, t, g->count, g->variant ? IORING_TIMEOUT_ETIME_SUCCESS : 0);
                 break;
         }
         case K_TIMEOUT_REMOVE:
@@ -803,7 +850,7 @@ static int run_batch(int batch, struct gen_state *st) {
         for (int i = 0; i < ng; i++) {
                 struct g *g = &gs[i];
                 if (g->kind == K_READ || g->kind == K_READ_BADFD || g->kind == K_WRITE || g->kind == K_WRITE_RO) {
-                        g->buf = malloc(g->len ? g->len : 1);
+                        g->buf = g->variant == 2 ? fixbuf + (size_t) i * 4096 : malloc(g->len ? g->len : 1);
                         memset(g->buf, 0xee, g->len ? g->len : 1);
                         if (g->kind == K_WRITE || g->kind == K_WRITE_RO)
                                 wpattern(g->buf, g->off, g->len);
@@ -969,7 +1016,8 @@ static int run_batch(int batch, struct gen_state *st) {
                 if (g->kind == K_READ && g->got && g->got_res > 0 &&
                     memcmp(g->buf, data_buf + g->off, (size_t) g->got_res) != 0)
                         printf(" DATA read %llu: wrong bytes\n", (unsigned long long) g->ud);
-                free(g->buf);
+                if (g->variant != 2 || (g->kind != K_READ && g->kind != K_WRITE))
+                        free(g->buf);
                 g->buf = NULL;
         }
         uint64_t size;
@@ -999,6 +1047,10 @@ static int run_seed(uint64_t seed, int *model_bad) {
         p.flags = IORING_SETUP_SUBMIT_ALL; /* a bad SQE does not stop the batch */
         t_ring_init(&ring, 128, &p);
         drain_disabled = 0;
+        struct iovec fixiov = { fixbuf, (size_t) MAX_SQES * 4096 };
+        int rr = io_uring_register_buffers(&ring, &fixiov, 1);
+        if (rr < 0)
+                t_fail("io_uring_register_buffers: %s", strerror(-rr));
 
         if (pipe2(pa, O_CLOEXEC) || pipe2(pb, O_CLOEXEC))
                 t_fail("pipe: %m");
@@ -1118,6 +1170,9 @@ int main(int argc, char **argv) {
         if (data_fd < 0)
                 t_fail("open %s: %m", path);
         wfile_fd = t_tmpfile("written", O_RDWR, NULL, 0);
+        fixbuf = aligned_alloc(4096, (size_t) MAX_SQES * 4096);
+        if (!fixbuf)
+                t_fail("out of memory");
 
         int failed = 0, model_bad = 0;
         for (uint64_t s = seed; s < seed + nseeds; s++)

@@ -59,6 +59,10 @@
 
 #include "../e2e/helpers.h"
 
+#ifndef IORING_TIMEOUT_MULTISHOT /* newer than Debian 12's uapi header */
+#define IORING_TIMEOUT_MULTISHOT (1U << 6)
+#endif
+
 #define MAX_SQES 96
 #define DATA_SIZE 10000u   /* not a multiple of a page: short reads */
 #define WFILE_SPAN 65536u
@@ -83,13 +87,13 @@ static int chance(unsigned pct) { return rn(100) < pct; }
 
 enum {
         O_NOP = 1 << 0, O_READ = 1 << 1, O_WRITE = 1 << 2, O_TIMEOUT = 1 << 3,
-        O_POLL = 1 << 4, O_CANCEL = 1 << 5, O_LINKTO = 1 << 6, O_BAD = 1 << 7,
+        O_POLL = 1 << 4, O_CANCEL = 1 << 5, O_LINKTO = 1 << 6, O_BAD = 1 << 7, O_MULTI = 1 << 8,
         F_LINK = 1 << 0, F_HARDLINK = 1 << 1, F_DRAIN = 1 << 2, F_SKIP = 1 << 3,
 };
-static const char *const op_names[] = { "nop", "read", "write", "timeout", "poll", "cancel", "linktimeout", "bad", NULL };
+static const char *const op_names[] = { "nop", "read", "write", "timeout", "poll", "cancel", "linktimeout", "bad", "multishot", NULL };
 static const char *const flag_names[] = { "link", "hardlink", "drain", "skip", NULL };
 
-static unsigned opt_ops = 0xff, opt_flags = 0xf, opt_flags_arg = 0xf;
+static unsigned opt_ops = 0x1ff, opt_flags = 0xf, opt_flags_arg = 0xf;
 static unsigned opt_count = 12, opt_batch = 16, opt_step_ms = 3000;
 static int opt_model_quiet;
 
@@ -101,6 +105,7 @@ enum kind {
         K_TIMEOUT_REMOVE, K_CANCEL, K_POLL_REMOVE, K_LINK_TIMEOUT,
         K_BAD_OPCODE, K_BAD_FLAGS, K_BAD_NOPFLAGS,
         K_CANCEL_ANY, K_CANCEL_FD,
+        K_POLL_MULTI, K_TIMEOUT_MULTI,
 };
 static const char *const kind_names[] = {
         "NOP", "READ", "READ(bad fd)", "WRITE", "WRITE(read-only fd)", "FSYNC",
@@ -108,6 +113,7 @@ static const char *const kind_names[] = {
         "TIMEOUT_REMOVE", "ASYNC_CANCEL", "POLL_REMOVE", "LINK_TIMEOUT",
         "BAD_OPCODE", "NOP(bad sqe flag 0x80)", "NOP(bad nop_flags)",
         "ASYNC_CANCEL(ANY)", "ASYNC_CANCEL(FD|ALL)",
+        "POLL_ADD(multishot)", "TIMEOUT(multishot)",
 };
 
 enum fdsel { FD_NONE, FD_PIPE_FULL_R, FD_PIPE_FULL_W, FD_PIPE_EMPTY_R, FD_PIPE_EMPTY_W, FD_EFD_ONE, FD_EFD_ZERO, FD_DATA, FD_BAD, FD_COUNT };
@@ -134,12 +140,15 @@ struct g {
         int bad;                /* submit-time error of this SQE (negative), 0 */
         unsigned char *buf;
         /* model */
-        int exp_cqe;            /* a CQE is expected */
-        int exp_res;
-        int phase;              /* 1: before cleanup, 2: after */
+        int nexp;               /* CQEs expected, in this order */
+        int xres[6];
+        unsigned xflags[6];
+        int xphase[6];          /* 1: before the cleanup, 2-4: its steps */
+        int phase;              /* of the first */
         /* observed */
-        int got, got_res, arrival;
-        unsigned got_flags;
+        int got;                /* CQEs received */
+        int gres[8], garr[8];
+        unsigned gflags[8];
 };
 
 static struct g gs[MAX_SQES];
@@ -175,10 +184,11 @@ static void describe(const struct g *g, char *out, size_t n) {
         case K_READ: case K_WRITE: case K_READ_BADFD: case K_WRITE_RO:
                 k += snprintf(out + k, n - k, " off=%llu len=%u", (unsigned long long) g->off, g->len);
                 break;
-        case K_POLL: case K_POLL_NEVER:
+        case K_POLL: case K_POLL_NEVER: case K_POLL_MULTI:
                 k += snprintf(out + k, n - k, " %s mask=0x%x", fd_names[g->fd], g->mask);
                 break;
         case K_TIMEOUT: case K_TIMEOUT_COUNT: case K_TIMEOUT_COUNT_NEVER: case K_LINK_TIMEOUT:
+        case K_TIMEOUT_MULTI:
                 k += snprintf(out + k, n - k, " %ums count=%u", g->ms, g->count);
                 break;
         case K_TIMEOUT_REMOVE: case K_CANCEL: case K_POLL_REMOVE:
@@ -274,6 +284,21 @@ static void fill_op(struct g *g) {
         case K_POLL_NEVER:
                 g->fd = chance(50) ? FD_PIPE_EMPTY_R : FD_EFD_ZERO;
                 g->mask = POLLIN;
+                break;
+        case K_POLL_MULTI: {
+                static const struct { enum fdsel fd; unsigned mask; } c[] = {
+                        { FD_PIPE_FULL_R, POLLIN }, { FD_PIPE_FULL_W, POLLOUT },
+                        { FD_EFD_ONE, POLLIN }, { FD_EFD_ZERO, POLLOUT },
+                        { FD_PIPE_EMPTY_W, POLLOUT },
+                };
+                unsigned i = rn(sizeof(c) / sizeof(c[0]));
+                g->fd = c[i].fd;
+                g->mask = c[i].mask;
+                break;
+        }
+        case K_TIMEOUT_MULTI:
+                g->ms = 1 + rn(5);
+                g->count = 2 + rn(3);
                 break;
         case K_TIMEOUT: case K_LINK_TIMEOUT:
                 g->ms = 1 + rn(20);
@@ -397,7 +422,7 @@ static void gen_batch(struct gen_state *st, int budget) {
                                                 g->target = tg->ud;
                                                 if (tg->kind == K_TIMEOUT_LONG && chance(50))
                                                         g->kind = K_TIMEOUT_REMOVE;
-                                                if (tg->kind == K_POLL_NEVER && chance(50))
+                                                if (tg->kind != K_TIMEOUT_LONG && chance(50))
                                                         g->kind = K_POLL_REMOVE;
                                         } else {
                                                 g->target = chance(50) ? UD_NONE : UD(st->batch - 1, 0);
@@ -461,8 +486,9 @@ static void gen_batch(struct gen_state *st, int budget) {
                                         close_unit(f);
                                 }
                                 continue;
-                        } else if (s < 30 && (opt_ops & O_TIMEOUT)) {
+                        } else if (s < 30 && (opt_ops & O_TIMEOUT) && st->count_timeout != 1) {
                                 g = new_g(st, K_TIMEOUT_COUNT_NEVER);
+                                st->count_timeout = 2;
                         } else if (s < 42 && (opt_ops & O_CANCEL)) {
                                 g = new_g(st, K_CANCEL);
                                 int t = -1;
@@ -474,7 +500,7 @@ static void gen_batch(struct gen_state *st, int budget) {
                                         g->target = tg->ud;
                                         if (tg->kind == K_TIMEOUT_LONG && chance(50))
                                                 g->kind = K_TIMEOUT_REMOVE;
-                                        if (tg->kind == K_POLL_NEVER && chance(50))
+                                        if (tg->kind != K_TIMEOUT_LONG && chance(50))
                                                 g->kind = K_POLL_REMOVE;
                                         st->pending_unresolved--;
                                 } else {
@@ -484,6 +510,28 @@ static void gen_batch(struct gen_state *st, int budget) {
                                 }
                         } else if (s < 48 && (opt_ops & O_BAD)) {
                                 g = new_g(st, K_BAD_OPCODE + rn(3));
+                        } else if (s < 54 && (opt_ops & O_MULTI) && !want_drain) {
+                                if (may_pend && chance(50)) {
+                                        /* ready at once: one CQE with F_MORE, then
+                                         * nothing until it is cancelled */
+                                        /* not a cancel target in the batch: while its
+                                         * first CQE is being posted from task work,
+                                         * a cancel in the same submission gets
+                                         * -EALREADY (left to the cleanup) */
+                                        g = new_g(st, K_POLL_MULTI);
+                                        st->pending_unresolved++;
+                                } else if (!st->count_timeout) {
+                                        /* never with counting timeouts in one batch:
+                                         * the kernel then completed "count 1000"
+                                         * timeouts with 0 (seen on 6.18) */
+                                        g = new_g(st, K_TIMEOUT_MULTI);
+                                        st->count_timeout = 1;
+                                } else {
+                                        g = new_g(st, K_NOP);
+                                }
+                                fill_op(g);
+                                close_unit(first);
+                                continue;
                         } else {
                                 g = new_g(st, pick_simple(0));
                         }
@@ -519,6 +567,8 @@ static int find_ud(uint64_t ud) {
         return -1;
 }
 
+static void expect_f(int i, int res, unsigned flags, int phase);
+
 /* Intrinsic outcome of executing gs[i]; sets res. */
 static enum outcome exec_op(int i, int *res, int phase) {
         struct g *g = &gs[i];
@@ -541,17 +591,23 @@ static enum outcome exec_op(int i, int *res, int phase) {
         case K_POLL_NEVER: case K_TIMEOUT_LONG: return OUT_PENDING;
         case K_TIMEOUT: *res = -ETIME; return g->variant ? OUT_OK : OUT_FAIL;
         case K_TIMEOUT_COUNT_NEVER: *res = -ETIME; return OUT_FAIL;
+        case K_POLL_MULTI:
+                expect_f(i, (int) poll_result(g->fd, g->mask, &never), IORING_CQE_F_MORE, phase);
+                return OUT_PENDING;
+        case K_TIMEOUT_MULTI:
+                for (unsigned k = 1; k < g->count; k++)
+                        expect_f(i, -ETIME, IORING_CQE_F_MORE, phase);
+                *res = -ETIME;
+                return OUT_FAIL;
         case K_TIMEOUT_COUNT: *res = 0; return OUT_OK;
         case K_TIMEOUT_REMOVE: case K_CANCEL: case K_POLL_REMOVE: {
                 int t = find_ud(g->target);
                 int ok = t >= 0 && suspended[t] && !cancelled[t] && unit_len[gs[t].unit] == 1;
                 if (ok && g->kind == K_TIMEOUT_REMOVE && gs[t].kind != K_TIMEOUT_LONG) ok = 0;
-                if (ok && g->kind == K_POLL_REMOVE && gs[t].kind != K_POLL_NEVER) ok = 0;
+                if (ok && g->kind == K_POLL_REMOVE && gs[t].kind == K_TIMEOUT_LONG) ok = 0;
                 if (!ok) { *res = -ENOENT; return OUT_FAIL; }
                 cancelled[t] = 1;
-                gs[t].exp_cqe = 1;
-                gs[t].exp_res = -ECANCELED;
-                gs[t].phase = phase;
+                expect_f(t, -ECANCELED, 0, phase);
                 *res = 0;
                 return OUT_OK;
         }
@@ -559,10 +615,19 @@ static enum outcome exec_op(int i, int *res, int phase) {
         }
 }
 
+static void expect_f(int i, int res, unsigned flags, int phase) {
+        struct g *g = &gs[i];
+        if (g->nexp == 6)
+                t_fail("model: too many CQEs for one request");
+        if (!g->nexp)
+                g->phase = phase;
+        g->xres[g->nexp] = res;
+        g->xflags[g->nexp] = flags;
+        g->xphase[g->nexp++] = phase;
+}
+
 static void expect(int i, int res, int phase) {
-        gs[i].exp_cqe = 1;
-        gs[i].exp_res = res;
-        gs[i].phase = phase;
+        expect_f(i, res, 0, phase);
 }
 
 /* Run a chain from member @from; @first_outcome overrides the first member's
@@ -744,14 +809,19 @@ static void prep(const struct g *g, struct io_uring_sqe *sqe) {
         case K_POLL: case K_POLL_NEVER:
                 io_uring_prep_poll_add(sqe, fd_of(g->fd), g->mask);
                 break;
+        case K_POLL_MULTI:
+                io_uring_prep_poll_multishot(sqe, fd_of(g->fd), g->mask);
+                break;
         case K_TIMEOUT: case K_TIMEOUT_LONG: case K_TIMEOUT_COUNT: case K_TIMEOUT_COUNT_NEVER:
-        case K_LINK_TIMEOUT: {
+        case K_LINK_TIMEOUT: case K_TIMEOUT_MULTI: {
                 static struct __kernel_timespec ts[MAX_SQES];
                 struct __kernel_timespec *t = &ts[g - gs];
                 t->tv_sec = g->ms / 1000;
                 t->tv_nsec = (long long) (g->ms % 1000) * 1000000;
                 if (g->kind == K_LINK_TIMEOUT)
                         io_uring_prep_link_timeout(sqe, t, 0);
+                else if (g->kind == K_TIMEOUT_MULTI)
+                        io_uring_prep_timeout(sqe, t, g->count, IORING_TIMEOUT_MULTISHOT);
                 else
                         io_uring_prep_timeout(sqe, t, g->count, g->variant ? IORING_TIMEOUT_ETIME_SUCCESS : 0);
                 break;
@@ -783,7 +853,7 @@ static int nextra;
 
 static void record(const struct io_uring_cqe *cqe, int batch) {
         int i = find_ud(cqe->user_data);
-        if (i < 0 || gs[i].got) {
+        if (i < 0 || gs[i].got == 8) {
                 char b[32];
                 uint64_t ud = cqe->user_data;
                 if (nextra < 64)
@@ -792,10 +862,19 @@ static void record(const struct io_uring_cqe *cqe, int batch) {
                                  ud / 1000 != (uint64_t) batch ? " (from another batch)" : "");
                 return;
         }
-        gs[i].got = 1;
-        gs[i].got_res = cqe->res;
-        gs[i].got_flags = cqe->flags;
-        gs[i].arrival = ++arrival_counter;
+        struct g *g = &gs[i];
+        g->gres[g->got] = cqe->res;
+        g->gflags[g->got] = cqe->flags;
+        g->garr[g->got++] = ++arrival_counter;
+}
+
+/* CQEs of @g expected by the end of @phase */
+static int wanted(const struct g *g, int phase) {
+        int n = 0;
+        for (int k = 0; k < g->nexp; k++)
+                if (g->xphase[k] <= phase)
+                        n++;
+        return n;
 }
 
 /* Wait until every expected CQE of @phase arrived; 0 on success. */
@@ -803,7 +882,7 @@ static int wait_phase(int phase, int batch) {
         for (;;) {
                 int missing = 0;
                 for (int i = 0; i < ng; i++)
-                        if (gs[i].exp_cqe && gs[i].phase <= phase && !gs[i].got)
+                        if (wanted(&gs[i], phase) > gs[i].got)
                                 missing++;
                 if (!missing)
                         return 0;
@@ -813,7 +892,7 @@ static int wait_phase(int phase, int batch) {
                 if (r == -ETIME) {
                         printf(" TIMEOUT waiting (phase %d) for", phase);
                         for (int i = 0; i < ng; i++)
-                                if (gs[i].exp_cqe && gs[i].phase <= phase && !gs[i].got)
+                                if (wanted(&gs[i], phase) > gs[i].got)
                                         printf(" %llu", (unsigned long long) gs[i].ud);
                         printf("\n");
                         return -1;
@@ -905,7 +984,8 @@ static int run_batch(int batch, struct gen_state *st) {
                 for (int k = 0; k < 2; k++) {
                         int n = 0;
                         for (int i = 0; i < first_cleanup; i++)
-                                if (suspended[i] && !cancelled[i] && gs[i].kind == K_POLL_NEVER && gs[i].fd == fsel[k]) {
+                                if (suspended[i] && !cancelled[i] && (gs[i].kind == K_POLL_NEVER || gs[i].kind == K_POLL_MULTI) &&
+                                    gs[i].fd == fsel[k]) {
                                         n++;
                                         victim[i] = 1;
                                 }
@@ -973,14 +1053,25 @@ static int run_batch(int batch, struct gen_state *st) {
         qsort(idx, ng, sizeof(idx[0]), cmp_idx);
         for (int k = 0; k < ng; k++) {
                 struct g *g = &gs[idx[k]];
-                if (g->got)
-                        printf(" cqe %llu res=%s flags=0x%x\n", (unsigned long long) g->ud, t_res(g->got_res, b1), g->got_flags);
-                if (g->got != g->exp_cqe || (g->got && g->got_res != g->exp_res)) {
+                /* the CQEs of one request, in arrival order: a multishot
+                 * request posts its F_MORE ones before the final one */
+                for (int c = 0; c < g->got; c++)
+                        printf(" cqe %llu res=%s flags=0x%x\n", (unsigned long long) g->ud, t_res(g->gres[c], b1), g->gflags[c]);
+                int same = g->got == g->nexp;
+                for (int c = 0; same && c < g->got; c++)
+                        same = g->gres[c] == g->xres[c] && g->gflags[c] == g->xflags[c];
+                if (!same) {
                         model_bad = 1;
-                        if (!opt_model_quiet)
-                                fprintf(stderr, "model: seed %llu batch %d ud %llu: expected %s, got %s\n", (unsigned long long) cur_seed, batch,
-                                        (unsigned long long) g->ud, g->exp_cqe ? t_res(g->exp_res, b1) : "no cqe",
-                                        g->got ? t_res(g->got_res, b2) : "no cqe");
+                        if (!opt_model_quiet) {
+                                fprintf(stderr, "model: seed %llu batch %d ud %llu: expected", (unsigned long long) cur_seed, batch,
+                                        (unsigned long long) g->ud);
+                                for (int c = 0; c < g->nexp; c++)
+                                        fprintf(stderr, " %s/%#x", t_res(g->xres[c], b1), g->xflags[c]);
+                                fprintf(stderr, "%s, got", g->nexp ? "" : " no cqe");
+                                for (int c = 0; c < g->got; c++)
+                                        fprintf(stderr, " %s/%#x", t_res(g->gres[c], b2), g->gflags[c]);
+                                fprintf(stderr, "%s\n", g->got ? "" : " no cqe");
+                        }
                 }
         }
         for (int k = 0; k < nextra; k++)
@@ -994,7 +1085,7 @@ static int run_batch(int batch, struct gen_state *st) {
                 for (int i = f; i < f + n; i++) {
                         if (gs[i].kind == K_LINK_TIMEOUT || !gs[i].got)
                                 continue;
-                        if (prev >= 0 && gs[prev].arrival > gs[i].arrival)
+                        if (prev >= 0 && gs[prev].garr[0] > gs[i].garr[0])
                                 printf(" ORDER chain: %llu completed before %llu\n",
                                        (unsigned long long) gs[i].ud, (unsigned long long) gs[prev].ud);
                         prev = i;
@@ -1005,7 +1096,7 @@ static int run_batch(int batch, struct gen_state *st) {
                         continue;
                 int f = unit_first[gs[i].unit];
                 for (int j = 0; j < f; j++)
-                        if (gs[j].got && gs[j].phase == 1 && gs[j].arrival > gs[i].arrival)
+                        if (gs[j].got && gs[j].phase == 1 && gs[j].garr[0] > gs[i].garr[0])
                                 printf(" ORDER drain: %llu (drained) completed before %llu\n",
                                        (unsigned long long) gs[i].ud, (unsigned long long) gs[j].ud);
         }
@@ -1013,8 +1104,8 @@ static int run_batch(int batch, struct gen_state *st) {
         /* data */
         for (int i = 0; i < first_cleanup; i++) {
                 struct g *g = &gs[i];
-                if (g->kind == K_READ && g->got && g->got_res > 0 &&
-                    memcmp(g->buf, data_buf + g->off, (size_t) g->got_res) != 0)
+                if (g->kind == K_READ && g->got && g->gres[0] > 0 &&
+                    memcmp(g->buf, data_buf + g->off, (size_t) g->gres[0]) != 0)
                         printf(" DATA read %llu: wrong bytes\n", (unsigned long long) g->ud);
                 if (g->variant != 2 || (g->kind != K_READ && g->kind != K_WRITE))
                         free(g->buf);
@@ -1120,7 +1211,7 @@ static void usage(void) {
         fprintf(stderr,
                 "usage: difftest --seed N [--seeds M] [--count K] [--batch B] [--ops LIST]\n"
                 "                [--flags LIST] [--step-timeout MS] [--quiet-model]\n"
-                "  ops:   nop,read,write,timeout,poll,cancel,linktimeout,bad (default all)\n"
+                "  ops:   nop,read,write,timeout,poll,cancel,linktimeout,bad,multishot (default all)\n"
                 "  flags: link,hardlink,drain,skip (default all)\n");
         exit(2);
 }

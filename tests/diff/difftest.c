@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Differential tester: random but valid batches of NOP, READ, WRITE, TIMEOUT
- * (relative, counting), TIMEOUT_REMOVE, POLL_ADD, POLL_REMOVE, ASYNC_CANCEL
- * (user_data, ANY, FD|ALL), LINK_TIMEOUT and SQEs the kernel rejects, with
+ * Differential tester: random but valid batches of NOP, READ/READV/
+ * READ_FIXED, WRITE/WRITEV/WRITE_FIXED, FSYNC, TIMEOUT (relative, counting,
+ * ETIME_SUCCESS, multishot), TIMEOUT_REMOVE, POLL_ADD (oneshot, multishot),
+ * POLL_REMOVE, ASYNC_CANCEL (user_data, ANY, FD|ALL), LINK_TIMEOUT and SQEs
+ * the kernel rejects (bad opcode, bad SQE flag, bad nop_flags, bad fd,
+ * write on a read-only fd, DRAIN once CQE_SKIP_SUCCESS was used), with
  * random IO_LINK / IO_HARDLINK / IO_DRAIN / CQE_SKIP_SUCCESS flags.
  *
  * The same binary runs on the kernel's io_uring and under uringd (difftest.sh
@@ -12,36 +15,60 @@
  *   difftest --seed N [--seeds M] [--count K] [--batch B] [--ops LIST]
  *            [--flags LIST] [--step-timeout MS] [--quiet-model]
  *
+ * Each seed gets a fresh ring (SUBMIT_ALL, a registered buffer), fresh fds
+ * and K batches of 2..B SQEs. Half of the seeds go without CQE_SKIP_SUCCESS,
+ * which disables IO_DRAIN for the rest of a ring's life.
+ *
  * Determinism. Every SQE's result is fixed by construction: reads of a file
- * of known size (bytes or a short count), writes of a deterministic pattern,
+ * of known size (bytes, or a short count that breaks a link), writes of a
+ * pattern that depends on the file offset only (overlapping writes agree),
  * polls on fds that are ready from the start (a pipe holding a byte, a
  * non-zero eventfd, a regular file) or never ready (an empty pipe, a zero
- * eventfd), timers of 1-20 ms that nothing races, 10 s timers and never-ready
- * polls that are only ever ended by exactly one cancel or by the end-of-batch
- * cleanup, counting timeouts whose count is surely reached (c plain NOPs are
- * submitted after them) or surely not (count 1000, short timer). A small
- * model of io_uring's chain rules predicts each CQE; the program waits for
- * the predicted user_data set (--step-timeout) and prints the CQEs it got;
- * a disagreement with the model is reported on stderr (a generator bug when
- * it happens on the kernel), never in the transcript.
+ * eventfd), timers of 1-20 ms that nothing races (a LINK_TIMEOUT after a
+ * target that completes at once gets 5 s), 10 s timers and never-ready polls
+ * that are ended by exactly one cancel or by the end-of-batch cleanup,
+ * counting timeouts whose count is surely reached (c plain NOPs follow them)
+ * or surely not (count 1000, short timer). Never-ending requests are kept
+ * out of drained units and from after a drain (a drained request holds back
+ * everything submitted after it); CQE_SKIP_SUCCESS alone goes only on
+ * requests that end at once (their silence must not outlive the batch).
+ * A small model of io_uring's rules (links, hardlinks, skip-success and
+ * REQ_F_SKIP_LINK_CQES, submit-time failures failing a whole chain, drain)
+ * predicts each CQE; the program waits for the predicted CQEs (at most
+ * --step-timeout per wait, else "TIMEOUT waiting") and prints the CQEs it
+ * got. A disagreement with the model goes to stderr, never to the
+ * transcript: on the kernel it is a generator bug (difftest.sh fails).
  *
  * Canonical transcript, per batch:
- *   the SQEs (symbolic: no fd numbers, no addresses), then the CQEs of the
- *   batch sorted by (user_data, res, flags) - a multiset - then one line per
- *   ordering guarantee that arrival order broke:
+ *   the SQEs (symbolic: no fd numbers, no addresses), the cleanup SQEs, then
+ *   the CQEs of the batch sorted by user_data (each SQE has its own), the
+ *   CQEs of one request in arrival order (a multishot request posts its
+ *   F_MORE CQEs before its final one) - the multiset of (user_data, res,
+ *   flags) - then one line per ordering guarantee that arrival order broke:
  *     - chain: within a link chain, the CQEs of successive members arrive in
- *       chain order (a LINK_TIMEOUT is exempt: it races its target's
- *       cancellation);
+ *       chain order (a LINK_TIMEOUT is exempt: its -ETIME may be posted
+ *       before its target's -ECANCELED);
  *     - drain: every CQE of a drained unit (a chain with an IO_DRAIN member,
  *       and the unit after a chain drained in its middle) arrives after all
  *       CQEs of the SQEs submitted before it;
- *   then the end-of-batch cleanup (cancel of what is still pending, ending
- *   with ASYNC_CANCEL ANY: its res is the count of what was left, 0 when
- *   nothing is pending), CQEs that came in unexpected ("extra"), data checks.
- *   Independent requests have no order, so none is printed.
+ *   then CQEs that came unexpected ("extra", also from an earlier batch),
+ *   read data checks and the CRC of the written file. Independent requests
+ *   have no order, so none is printed.
+ *
+ * End of a batch: a barrier NOP (requests the kernel issues from task work
+ * are armed once it completes), then (random) cancels by user_data or by fd
+ * of what is still pending, then, in a submission of its own, ASYNC_CANCEL
+ * ANY: its res counts what was left, so "res=0" proves nothing is pending.
+ *
+ * Kernel behaviours kept out of the generator (seen on 6.18): a TIMEOUT with
+ * ETIME_SUCCESS and CQE_SKIP_SUCCESS made other timers of the ring never
+ * complete; with a multishot TIMEOUT in the batch, "count 1000" timeouts
+ * completed with 0; a POLL_REMOVE in the submission of a multishot poll
+ * that is ready at once gets -EALREADY; a second cancel in one submission
+ * counts a poll whose cancellation is still in task work again.
  *
  * URINGD_EXPECT=kernel|uringd: the ring fd must be the kernel's
- * anon_inode:[io_uring] or a uringd memfd.
+ * anon_inode:[io_uring] or a uringd memfd (proves which one served it).
  */
 
 #ifndef _GNU_SOURCE

@@ -132,10 +132,9 @@ first_diff "$work/kernel1.out" "$work/uringd.out" kernel uringd
 echo "---- uringd stderr ----"
 head -n 40 "$work/uringd.err"
 echo "---- reproduce ----"
-printf 'URINGD_EXPECT=uringd URINGD_SOCKET=$(mktemp -u) %q -- %q --seed %s --seeds 1' "$run" "$prog" "$firstseed"
-printf ' %q' "$@"
-printf '   # and URINGD_EXPECT=kernel %q --seed %s --seeds 1' "$prog" "$firstseed"
-printf ' %q' "$@"
-echo
-echo "(or: bash $(basename "$0") $prog $firstseed 1 $*)"
+extra=""
+[ $# -gt 0 ] && extra=$(printf ' %q' "$@")
+echo "bash $here/difftest.sh $prog $firstseed 1$extra"
+echo "(one run: URINGD_EXPECT=uringd URINGD_SOCKET=\$(mktemp -u) $run -- $prog --seed $firstseed$extra;"
+echo " on the kernel: URINGD_EXPECT=kernel $prog --seed $firstseed$extra)"
 exit 1

@@ -1,0 +1,44 @@
+/* d MASK: one run, fresh ring. Batch A (if MASK&1): POLL_ADD(bad fd) HARDLINK -> WRITE DRAIN;
+ * then (MASK&2) a NOP alone. Batch B: TIMEOUT(count=3, 10 s), 3 NOPs, (MASK&4) TIMEOUT 2ms LINK ->
+ * TIMEOUT_REMOVE(none) LINK -> TIMEOUT_REMOVE(none). Prints when the count timeout completed. */
+#include <fcntl.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+static struct io_uring ring;
+static struct __kernel_timespec ms(long n) { struct __kernel_timespec t = { n / 1000, (n % 1000) * 1000000 }; return t; }
+static void reap(int n, const char *tag) {
+        for (int k = 0; k < n; k++) { struct io_uring_cqe *c; struct __kernel_timespec ts = ms(1000);
+                if (io_uring_wait_cqe_timeout(&ring, &c, &ts)) { printf("%s: missing %d\n", tag, n - k); return; }
+                printf("%s: %llu %d\n", tag, (unsigned long long) c->user_data, c->res); io_uring_cqe_seen(&ring, c); }
+}
+int main(int argc, char **argv) {
+        unsigned m = strtoul(argv[1], 0, 0);
+        struct io_uring_params p; memset(&p, 0, sizeof p); p.flags = IORING_SETUP_SUBMIT_ALL;
+        if (io_uring_queue_init_params(64, &ring, &p)) return 2;
+        int wfd = open("/var/tmp/dt-d-file", O_RDWR | O_CREAT | O_TRUNC, 0600);
+        static char wbuf[4096]; static struct __kernel_timespec t10s, t2; t10s = ms(10000); t2 = ms(2);
+        struct io_uring_sqe *s;
+        if (m & 1) {
+                s = io_uring_get_sqe(&ring); io_uring_prep_poll_add(s, 1000, POLLIN); s->flags = IOSQE_IO_HARDLINK; s->user_data = 11;
+                s = io_uring_get_sqe(&ring); io_uring_prep_write(s, wfd, wbuf, 3038, 24951); s->flags = IOSQE_IO_DRAIN; s->user_data = 12;
+                io_uring_submit(&ring); reap(2, "A");
+        }
+        if (m & 2) { s = io_uring_get_sqe(&ring); io_uring_prep_nop(s); s->user_data = 13; io_uring_submit(&ring); reap(1, "A2"); }
+        int n = 4;
+        s = io_uring_get_sqe(&ring); io_uring_prep_timeout(s, &t10s, 3, 0); s->user_data = 1;
+        for (int i = 0; i < 3; i++) { s = io_uring_get_sqe(&ring); io_uring_prep_nop(s); s->user_data = 2 + i; }
+        if (m & 4) {
+                s = io_uring_get_sqe(&ring); io_uring_prep_timeout(s, &t2, 0, 0); s->flags = IOSQE_IO_LINK; s->user_data = 5;
+                s = io_uring_get_sqe(&ring); io_uring_prep_timeout_remove(s, 999, 0); s->flags = IOSQE_IO_LINK; s->user_data = 6;
+                s = io_uring_get_sqe(&ring); io_uring_prep_timeout_remove(s, 999, 0); s->user_data = 7;
+                n += 3;
+        }
+        io_uring_submit(&ring);
+        reap(n, "B");
+        return 0;
+}

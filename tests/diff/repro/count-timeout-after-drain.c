@@ -1,6 +1,30 @@
-/* d MASK: one run, fresh ring. Batch A (if MASK&1): POLL_ADD(bad fd) HARDLINK -> WRITE DRAIN;
- * then (MASK&2) a NOP alone. Batch B: TIMEOUT(count=3, 10 s), 3 NOPs, (MASK&4) TIMEOUT 2ms LINK ->
- * TIMEOUT_REMOVE(none) LINK -> TIMEOUT_REMOVE(none). Prints when the count timeout completed. */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Reduction of difftest seed 192 (a uringd difference, known, to fix):
+ * a counting TIMEOUT submitted while the ring's drain state is still active.
+ * Not built by meson: gcc -o /tmp/r THIS.c -luring
+ *
+ *   /tmp/r 3                                          (kernel)
+ *   URINGD_SOCKET=$(mktemp -u) build/tools/uringd-run -- /tmp/r 3
+ *
+ * One run, a fresh ring (SUBMIT_ALL). MASK bits:
+ *   1: batch A: POLL_ADD(fd 1000, not open) HARDLINK -> WRITE(regular file)
+ *      IO_DRAIN (a chain drained in its middle); reap its 2 CQEs (-EBADF, 3038)
+ *   2: a lone NOP, reaped (it takes the "drain the next unit" of batch A)
+ *   4: in batch B also TIMEOUT 2ms LINK -> TIMEOUT_REMOVE LINK -> TIMEOUT_REMOVE
+ * Batch B: TIMEOUT(count=3, 10 s) user_data 1, NOP 2, NOP 3, NOP 4; reaped
+ * with 1 s waits.
+ *
+ * Kernel 6.18, MASK=3, 20 of 20 runs: B: 2 0, 3 0, 4 0, then nothing: the
+ * timeout is issued from task work after the NOPs posted, they do not count.
+ * uringd (main at 22cf3bb), MASK=3: 2 of 20 runs also post "B: 1 0" at
+ * once (the NOPs counted), the other 18 behave as the kernel. In difftest
+ * seed 192 the batch posts further CQEs, so the kernel completes the
+ * timeout with 0 and uringd, when it counted from after them, does not:
+ * "TIMEOUT waiting (phase 1) for 2001" in about 5% of runs.
+ * MASK=1: both hang the whole batch B (the timeout is the drained unit, the
+ * NOPs wait behind it): "B: missing 4", as expected.
+ */
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>

@@ -11,6 +11,8 @@
 #                                 re-run (uringd 3 times, to spot flakes) and
 #                                 rewrite baseline.txt and docs/LIBURING.md;
 #                                 all tests of baseline.txt by default
+#   liburing.sh doc               rewrite docs/LIBURING.md from baseline.txt
+#                                 (after editing a note by hand)
 #
 # The source and the built tests are cached in $LIBURING_DIR (default
 # build/liburing); building is serialised with flock, so that parallel
@@ -44,6 +46,11 @@
 #   LIBURING_TIMEOUT  seconds per run (default 60, as liburing's runtests.sh)
 #   LIBURING_JOBS     tests run at once by --update (default 1)
 #   LIBURING_KEEP     set: keep each run's scratch directory and logs
+#   LIBURING_FRESH_NOTES
+#                     set: --update writes new notes (the first line the
+#                     failing run printed); otherwise a test's note, which
+#                     may be written by hand in baseline.txt, stays while
+#                     its kernel/uringd/verdict stay the same
 #   URINGD_RUN        uringd-run (default: <repo>/build/tools/uringd-run)
 #   URINGD_DAEMON     the daemon (default: next to uringd-run, ../daemon/uringd)
 #   LIBURING_SERVED   the `served` helper (default: <repo>/build/tests/liburing/liburing-served)
@@ -146,24 +153,44 @@ build() {
 
 # ---- running ---------------------------------------------------------------
 
-result_word() { # exit status, daemon exit status (or empty)
-        case $2 in
-        "" | 0) ;;
-        *) echo crash; return ;; # the daemon died or was killed
-        esac
-        case $1 in
+# judge DIR: the result word of the run in DIR; a crash also
+# writes what died to DIR/why.
+judge() {
+        local rc drc=
+        rc=$(cat "$1/rc")
+        if [ -s "$1/daemon" ]; then
+                drc=$(cat "$1/daemon")
+                # uringd-run stops its daemon with TERM: that is a clean stop.
+                case $drc in
+                0 | 143) ;;
+                *)
+                        if [ "$drc" -gt 128 ]; then
+                                echo "the daemon was killed by signal $((drc - 128)) ($(kill -l "$drc"))" >"$1/why"
+                        else
+                                echo "the daemon exited with status $drc" >"$1/why"
+                        fi
+                        echo crash
+                        return
+                        ;;
+                esac
+        fi
+        case $rc in
         0) echo pass ;;
         77) echo skip ;;
         124 | 137) echo timeout ;;
-        13[0-9] | 1[4-5][0-9]) echo crash ;; # 128+N: killed by signal N
+        # 99: `served` found the process not served by uringd (see err).
+        129 | 13[0-9] | 1[4-5][0-9])
+                echo "the test was killed by signal $((rc - 128)) ($(kill -l "$rc"))" >"$1/why"
+                echo crash
+                ;;
         *) echo fail ;;
         esac
 }
 
-# run_one DIR kernel|uringd TEST: runs TEST in DIR/, leaves DIR/{out,err,rc,daemon}
-# and prints the result word.
+# run_one DIR kernel|uringd TEST: runs TEST in DIR/, leaves DIR/{out,err,rc}
+# (and DIR/daemon, the daemon's exit status) and prints the result word.
 run_one() {
-        local dir=$1 where=$2 test=$3 prog drc=
+        local dir=$1 where=$2 test=$3 prog
         prog=$src/test/$test.t
         mkdir -p "$dir/cwd"
         if [ "$where" = kernel ]; then
@@ -184,21 +211,15 @@ run_one() {
                         [ -s "$dir/daemon" ] && break
                         sleep 0.1
                 done
-                drc=$(cat "$dir/daemon" 2>/dev/null)
-                # uringd-run stops its daemon with TERM: that is a clean stop.
-                [ "$drc" = 143 ] && drc=0
         fi
-        if [ "$(cat "$dir/rc")" = 99 ] && [ "$where" = uringd ]; then
-                echo fail # not served by uringd: see err
-                return
-        fi
-        result_word "$(cat "$dir/rc")" "$drc"
+        judge "$dir"
 }
 
 # The first line of a run's output that says something, for notes.
 first_line() { # dir
         local line
         line=$(cat "$1/err" "$1/out" 2>/dev/null | grep -v '^[[:space:]]*$' | head -n 1)
+        line=${line//$src\/test\//}
         printf '%s' "${line:0:160}"
 }
 
@@ -210,6 +231,9 @@ show_run() { # label, dir
         tail -n 40 "$2/err"
         if [ -s "$2/daemon" ]; then
                 echo "-- daemon exit status: $(cat "$2/daemon")"
+        fi
+        if [ -s "$2/why" ]; then
+                echo "-- crash: $(cat "$2/why")"
         fi
 }
 
@@ -254,7 +278,7 @@ cmd_run() {
         build "$test" || exit 1
 
         work=$(new_work) || exit 1
-        trap 'drop_work "$work"' EXIT
+        trap "drop_work '$work'" EXIT
         trap 'exit 130' INT TERM
 
         # Where the kernel does not pass here, there is nothing to compare
@@ -295,11 +319,11 @@ cmd_run() {
 
 # update_one TEST OUTFILE: writes one baseline line to OUTFILE.
 update_one() {
-        local test=$1 out=$2 work k kdir u i results=() passes=0 verdict note="" worst=""
+        local test=$1 out=$2 work k kdir u i results=() passes=0 verdict note="" worst="" old
         work=$(new_work) || return 1
         k=$(run_one "$work/kernel" kernel "$test")
         kdir=$work/kernel
-        if [ "$k" != pass ] && [ "$k" != skip ]; then
+        if [ "$k" = fail ]; then
                 # One retry: timing-sensitive tests (timeout-new) can miss once.
                 k=$(run_one "$work/kernel2" kernel "$test")
                 kdir=$work/kernel2
@@ -337,20 +361,19 @@ update_one() {
         if [ -n "$worst" ]; then
                 case $u in
                 timeout) note+="hangs (timeout after ${limit}s)" ;;
-                crash)
-                        if [ -s "$work/uringd$worst/daemon" ] && [ "$(cat "$work/uringd$worst/daemon")" != 143 ]; then
-                                note+="the daemon died (status $(cat "$work/uringd$worst/daemon")): "
-                        else
-                                note+="killed by signal $(($(cat "$work/uringd$worst/rc") - 128)): "
-                        fi
-                        note+=$(first_line "$work/uringd$worst")
-                        ;;
+                crash) note+="crash: $(cat "$work/uringd$worst/why"): $(first_line "$work/uringd$worst")" ;;
                 *) note+="$u: $(first_line "$work/uringd$worst")" ;;
                 esac
         fi
         note=${note%; }
         [ "$k" = timeout ] && k=fail
         [ "$k" = crash ] && k=fail
+        # A note, maybe written by hand, stays while the result is the same.
+        old=$(grep -E "^$test kernel=$k uringd=$u verdict=$verdict +#" "$baseline" | head -n 1)
+        if [ -n "$old" ] && [ -z "${LIBURING_FRESH_NOTES:-}" ]; then
+                note=${old#*#}
+                note=${note# }
+        fi
         printf '%s kernel=%s uringd=%s verdict=%s%s\n' "$test" "$k" "$u" "$verdict" \
                 "${note:+  # $note}" >"$out"
         echo "$(cat "$out")   [uringd runs: ${results[*]}]" >&2
@@ -422,9 +445,9 @@ cmd_update() {
         done
 
         tmp=$(mktemp -d "${TMPDIR:-/tmp}/uringd-liburing-update.XXXXXX") || exit 1
-        trap 'rm -rf "$tmp"' EXIT
-        export -f update_one run_one result_word first_line new_work drop_work
-        export src limit run daemon served cache uringd_runs
+        trap "rm -rf '$tmp'" EXIT
+        export -f update_one run_one judge first_line new_work drop_work
+        export src limit run daemon served cache uringd_runs baseline
         printf '%s\n' "${tests[@]}" |
                 xargs -P "$jobs" -I{} bash -c 'update_one "$1" "$2/$1"' _ {} "$tmp"
 
@@ -458,6 +481,9 @@ run)
 --update)
         shift
         cmd_update "$@"
+        ;;
+doc)
+        write_doc
         ;;
 *)
         sed -n '3,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"

@@ -100,7 +100,9 @@ if [ "$(id -u)" = 0 ]; then
 elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
         as_root=(sudo -n)
 else
-        echo "deps: missing ${missing[*]}${missing[*]:+ and }${need_src/1/a deb-src entry}, and neither root nor password-less sudo" >&2
+        what=("${missing[@]}")
+        [ $need_src = 0 ] || what+=("a deb-src entry")
+        echo "deps: missing ${what[*]}, and neither root nor password-less sudo" >&2
         exit 1
 fi
 

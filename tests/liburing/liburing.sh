@@ -129,7 +129,11 @@ done
 [ -z "${LIBURING_DAEMON_STATUS:-}" ] || echo $rc >"$LIBURING_DAEMON_STATUS"
 exit $rc
 EOF
-        chmod +x "$cache/daemon-wrapper.new" && mv "$cache/daemon-wrapper.new" "$cache/daemon-wrapper"
+        if cmp -s "$cache/daemon-wrapper.new" "$cache/daemon-wrapper"; then
+                rm -f "$cache/daemon-wrapper.new"
+        else
+                chmod +x "$cache/daemon-wrapper.new" && mv "$cache/daemon-wrapper.new" "$cache/daemon-wrapper"
+        fi
 }
 
 # build TEST...: every TEST built, under one lock for all callers.

@@ -34,13 +34,18 @@ struct io_waiter {
         uint64_t id;
         pid_t tid;
         uint32_t target_tail;           /* wake when the CQ tail reaches it */
+        uint32_t start_tail;            /* the CQ tail when the wait began */
+        uint32_t nr_timeouts;           /* ctx->cq_timeouts then: any TIMEOUT CQE wakes */
         int submitted;
         sd_event_source *timer;
+        uint64_t deadline;              /* CLOCK_MONOTONIC µs, or 0: none */
+        bool in_min_wait;               /* the timer ends min_wait_usec */
 };
 
 struct ext_arg {
         bool has_ts;
         struct timespec ts;
+        uint32_t min_wait_usec;         /* IORING_FEAT_MIN_TIMEOUT */
 };
 
 static void io_waiter_free(struct io_waiter *w) {
@@ -75,7 +80,9 @@ static void io_waiter_answer(struct io_waiter *w, int ret) {
 
 static bool io_waiter_done(struct io_ring_ctx *ctx, const struct io_waiter *w) {
         uint32_t tail = __atomic_load_n(&ctx->cached_cq_tail, __ATOMIC_ACQUIRE);
-        return (int32_t) (tail - w->target_tail) >= 0;
+        /* As the kernel's io_should_wake(): a fired TIMEOUT wakes waiters
+         * whatever they wait for. */
+        return (int32_t) (tail - w->target_tail) >= 0 || ctx->cq_timeouts != w->nr_timeouts;
 }
 
 void io_cqring_wake(struct io_ring_ctx *ctx) {
@@ -83,6 +90,9 @@ void io_cqring_wake(struct io_ring_ctx *ctx) {
 
         if (list_empty(&ctx->waiters))
                 return;
+        /* DEFER_TASKRUN: the only waiter is the issuer, who would run its
+         * local work now. */
+        io_run_local_work(ctx);
         io_cqring_overflow_flush(ctx);
         list_for_each_entry_safe(w, n, &ctx->waiters, node)
                 if (io_waiter_done(ctx, w))
@@ -107,11 +117,30 @@ void io_waiters_drop_client(struct client *c) {
                 io_waiter_free(list_first_entry(&c->waiters, struct io_waiter, client_node));
 }
 
-static int on_waiter_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+/*
+ * The wait's timer. In a min_wait_usec phase it behaves like the kernel's
+ * min timer: with no longer timeout the wait ends here; with CQEs posted
+ * since the wait began, or waiting, it ends successfully; otherwise it goes
+ * on until the timeout, and from now on any single CQE ends it.
+ */
+static int on_waiter_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         struct io_waiter *w = userdata;
+        struct io_ring_ctx *ctx = w->ctx;
 
-        io_cqring_overflow_flush(w->ctx);
-        io_waiter_answer(w, io_waiter_done(w->ctx, w) ? 0 : -ETIME);
+        io_run_local_work(ctx);
+        io_cqring_overflow_flush(ctx);
+        if (w->in_min_wait) {
+                uint32_t tail = __atomic_load_n(&ctx->cached_cq_tail, __ATOMIC_ACQUIRE);
+
+                w->in_min_wait = false;
+                if (w->deadline > usec && tail == w->start_tail && io_cqring_events(ctx) == 0) {
+                        w->target_tail = tail + 1;
+                        (void) sd_event_source_set_time(s, w->deadline);
+                        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                        return 0;
+                }
+        }
+        io_waiter_answer(w, io_waiter_done(ctx, w) || io_cqring_events(ctx) > 0 ? 0 : -ETIME);
         return 0;
 }
 
@@ -131,6 +160,8 @@ static int io_get_ext_arg(struct io_task *t, uint32_t flags, uint64_t argp, uint
                         return -EFAULT;
                 sig = arg.sigmask;
                 sigsz = arg.sigmask_sz;
+                /* Named pad in older headers; min_wait_usec since 6.12. */
+                memcpy(&ret->min_wait_usec, &arg.pad, sizeof(ret->min_wait_usec));
                 if (arg.ts) {
                         struct { int64_t sec, nsec; } ts;
                         r = io_task_read(t, &ts, arg.ts, sizeof(ts));
@@ -170,6 +201,7 @@ static int io_cqring_wait(struct client *c, const struct seccomp_notif *n, struc
         struct io_waiter *w;
         int r;
 
+        io_run_local_work(ctx);
         io_cqring_overflow_flush(ctx);
         if (io_cqring_dropped(ctx)) {
                 *ret_val = -EBADR;
@@ -180,7 +212,7 @@ static int io_cqring_wait(struct client *c, const struct seccomp_notif *n, struc
                 *ret_val = 0;
                 return 0;
         }
-        if (ext->has_ts && timespec_to_usec(&ext->ts) == 0) {
+        if (ext->has_ts && timespec_to_usec(&ext->ts) == 0 && !ext->min_wait_usec) {
                 *ret_val = -ETIME;
                 return 0;
         }
@@ -196,14 +228,24 @@ static int io_cqring_wait(struct client *c, const struct seccomp_notif *n, struc
         w->tid = (pid_t) n->pid;
         w->submitted = submitted;
         w->target_tail = smp_load_acquire_u32(ctx->cq_head) + min_events;
+        w->start_tail = __atomic_load_n(&ctx->cached_cq_tail, __ATOMIC_ACQUIRE);
+        w->nr_timeouts = ctx->cq_timeouts;
         list_add_tail(&w->node, &ctx->waiters);
         list_add_tail(&w->client_node, &c->waiters);
         ctx->nr_waiters++;
         (void) hashmap_put(&m->waiters_by_tid, (uint64_t) w->tid, w);
 
-        if (ext->has_ts) {
-                r = sd_event_add_time_relative(m->event, &w->timer, CLOCK_MONOTONIC,
-                                               timespec_to_usec(&ext->ts), 1, on_waiter_timeout, w);
+        if (ext->has_ts || ext->min_wait_usec) {
+                struct timespec now_ts;
+                uint64_t now, first;
+
+                clock_gettime(CLOCK_MONOTONIC, &now_ts);
+                now = (uint64_t) now_ts.tv_sec * 1000000ULL + (uint64_t) now_ts.tv_nsec / 1000ULL;
+                if (ext->has_ts)
+                        w->deadline = now + MAX(timespec_to_usec(&ext->ts), 1ULL);
+                w->in_min_wait = ext->min_wait_usec > 0;
+                first = w->in_min_wait ? now + ext->min_wait_usec : w->deadline;
+                r = sd_event_add_time(m->event, &w->timer, CLOCK_MONOTONIC, first, 1, on_waiter_timer, w);
                 if (r < 0) {
                         io_waiter_free(w);
                         *ret_val = r;
@@ -236,6 +278,10 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
                 client_respond(c, n->id, 0, r);
                 return;
         }
+        if (ctx->flags & IORING_SETUP_R_DISABLED) {
+                ret = -EBADFD;
+                goto out;
+        }
 
         if (ctx->flags & IORING_SETUP_SQPOLL) {
                 /* The poller submits; the call only wakes it or waits for
@@ -246,6 +292,10 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
                         io_sqpoll_wait_sq(ctx);
                 ret = (int) to_submit;
         } else if (to_submit) {
+                if (ctx->submitter_tid && ctx->submitter_tid != t->tid) {
+                        ret = -EEXIST;
+                        goto out;
+                }
                 ret = io_submit_sqes(ctx, t, to_submit);
                 if ((uint32_t) ret != to_submit)
                         goto out;
@@ -257,6 +307,8 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
                 r = io_get_ext_arg(t, flags, argp, argsz, &ext);
                 if (r < 0)
                         ret2 = r;
+                else if ((ctx->flags & IORING_SETUP_DEFER_TASKRUN) && ctx->submitter_tid != t->tid)
+                        ret2 = -EEXIST; /* only the issuer may run its completions */
                 else if (io_cqring_wait(c, n, ctx, min_complete, &ext, ret, &ret2) > 0) {
                         io_ring_ctx_unref(ctx);
                         return; /* answered by the waiter */

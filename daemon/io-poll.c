@@ -14,6 +14,11 @@
  * The result mask is what the file reports among the events asked for,
  * plus POLLERR, POLLHUP, POLLNVAL and POLLRDHUP, which the kernel always
  * reports (IO_POLL_UNMASK).
+ *
+ * Async poll (IORING_FEAT_FAST_POLL): a read or write of a pipe, socket or
+ * other pollable file that would block waits here, one-shot, level
+ * triggered, and is issued again on the event loop when the file is ready,
+ * as the kernel's io_arm_poll_handler(). Cancellation finds it here too.
  */
 
 #include <errno.h>
@@ -26,6 +31,7 @@
 
 #include "cancel.h"
 #include "manager.h"
+#include "opdef.h"
 #include "io-poll.h"
 #include "req.h"
 #include "ring.h"
@@ -41,6 +47,13 @@ struct io_poll {
         int fd;                         /* our dup of the file, or -1 */
         uint32_t events;                /* poll(2) bits asked for */
         bool multishot;
+};
+
+struct async_poll {
+        struct list_head node;          /* ctx->apoll_list */
+        struct io_kiocb *req;
+        sd_event_source *source;
+        int fd;                         /* our dup of the file */
 };
 
 struct io_poll_update {
@@ -186,8 +199,82 @@ static void io_poll_complete_cancelled(struct io_kiocb *req) {
         io_req_complete(req, false);
 }
 
+static void io_apoll_disarm(struct io_kiocb *req) {
+        struct async_poll *ap = req->apoll;
+
+        if (!(req->flags & REQ_F_APOLL))
+                return;
+        req->flags &= ~REQ_F_APOLL;
+        req->apoll = NULL;
+        list_del_init(&ap->node);
+        sd_event_source_disable_unref(ap->source);
+        safe_close(ap->fd);
+        free(ap);
+}
+
+static int io_apoll_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct io_kiocb *req = userdata;
+
+        /* Issue it again, in order with other task work. */
+        io_apoll_disarm(req);
+        manager_queue_task_work(req->ctx->manager, req);
+        return 0;
+}
+
+int io_arm_poll_handler(struct io_kiocb *req) {
+        const struct io_issue_def *def = &io_issue_defs[req->opcode];
+        struct async_poll *ap;
+        uint32_t events;
+        int r;
+
+        if (!(def->pollin || def->pollout) || (req->flags & (REQ_F_ISREG | REQ_F_NO_APOLL | REQ_F_APOLL)) ||
+            req->file < 0)
+                return IO_APOLL_ABORTED;
+        events = def->pollin ? EPOLLIN | EPOLLRDHUP : EPOLLOUT;
+        ap = calloc(1, sizeof(*ap));
+        if (!ap)
+                return IO_APOLL_ABORTED;
+        ap->req = req;
+        ap->fd = fcntl(req->file, F_DUPFD_CLOEXEC, 3);
+        if (ap->fd < 0) {
+                free(ap);
+                return IO_APOLL_ABORTED;
+        }
+        /* Level-triggered and one-shot: readiness that came between our
+         * try and now fires at once. */
+        r = sd_event_add_io(req->ctx->manager->event, &ap->source, ap->fd, events, io_apoll_wake, req);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(ap->source, SD_EVENT_ONESHOT);
+        if (r < 0) {
+                /* epoll refuses the file (-EPERM): it never waits in poll. */
+                sd_event_source_disable_unref(ap->source);
+                safe_close(ap->fd);
+                free(ap);
+                return IO_APOLL_ABORTED;
+        }
+        req->apoll = ap;
+        req->flags |= REQ_F_APOLL;
+        list_add_tail(&ap->node, &req->ctx->apoll_list);
+        return IO_APOLL_OK;
+}
+
+void io_apoll_cleanup(struct io_kiocb *req) {
+        io_apoll_disarm(req);
+}
+
 int io_poll_cancel(struct io_ring_ctx *ctx, struct io_cancel_data *cd) {
+        struct async_poll *ap;
         struct io_poll *p;
+
+        list_for_each_entry(ap, &ctx->apoll_list, node) {
+                struct io_kiocb *req = ap->req;
+
+                if (!io_cancel_req_match(req, cd))
+                        continue;
+                io_apoll_disarm(req);
+                io_req_task_work_add(req, io_poll_complete_cancelled);
+                return 0;
+        }
 
         list_for_each_entry(p, &ctx->poll_list, node) {
                 struct io_kiocb *req = cmd_to_io_kiocb(p);
@@ -202,6 +289,13 @@ int io_poll_cancel(struct io_ring_ctx *ctx, struct io_cancel_data *cd) {
 }
 
 void io_poll_remove_all(struct io_ring_ctx *ctx) {
+        while (!list_empty(&ctx->apoll_list)) {
+                struct async_poll *ap = list_first_entry(&ctx->apoll_list, struct async_poll, node);
+                struct io_kiocb *req = ap->req;
+
+                io_apoll_disarm(req);
+                io_poll_complete_cancelled(req);
+        }
         while (!list_empty(&ctx->poll_list)) {
                 struct io_poll *p = list_first_entry(&ctx->poll_list, struct io_poll, node);
                 struct io_kiocb *req = cmd_to_io_kiocb(p);

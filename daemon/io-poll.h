@@ -20,7 +20,17 @@ int io_poll_remove_prep(struct io_kiocb *req, const struct io_uring_sqe *sqe);
 int io_poll_remove(struct io_kiocb *req, unsigned issue_flags);
 void io_poll_cleanup(struct io_kiocb *req);
 
-/* Cancel the first waiting poll matching @cd: 0 or -ENOENT. */
+/* FAST_POLL: a request that would block waits for its file to be ready and
+ * is then issued again. */
+enum {
+        IO_APOLL_OK,            /* armed: the request waits */
+        IO_APOLL_ABORTED,       /* cannot poll this: punt to io-wq */
+};
+int io_arm_poll_handler(struct io_kiocb *req);
+void io_apoll_cleanup(struct io_kiocb *req);
+
+/* Cancel the first waiting poll (POLL_ADD or async) matching @cd: 0 or
+ * -ENOENT. */
 int io_poll_cancel(struct io_ring_ctx *ctx, struct io_cancel_data *cd);
 
 /* The ring is going away: every poll completes -ECANCELED. */

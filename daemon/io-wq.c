@@ -38,6 +38,7 @@ struct io_wq_acct {
 
 struct io_wq {
         int cancel_fd;          /* eventfd: readable once the pool exits */
+        cpu_set_t *cpus;        /* IORING_REGISTER_IOWQ_AFF, or NULL */
         pthread_mutex_t lock;
         struct io_wq_acct acct[IO_WQ_ACCT_NR];
         struct list_head workers;
@@ -54,6 +55,7 @@ static __thread struct io_worker *current_worker;
 
 static void io_wq_free(struct io_wq *wq) {
         safe_close(wq->cancel_fd);
+        free(wq->cpus);
         for (int i = 0; i < IO_WQ_ACCT_NR; i++)
                 pthread_cond_destroy(&wq->acct[i].cond);
         pthread_mutex_destroy(&wq->lock);
@@ -154,6 +156,8 @@ static int io_wq_create_worker(struct io_wq *wq, int acct) {
                 free(w);
                 return -r;
         }
+        if (wq->cpus)
+                (void) pthread_setaffinity_np(w->thread, sizeof(*wq->cpus), wq->cpus);
         list_add_tail(&w->node, &wq->workers);
         wq->acct[acct].nr_workers++;
         wq->refs++;
@@ -324,4 +328,43 @@ int io_wq_wait_ready(int fd, short events) {
         }
         pthread_sigmask(SIG_UNBLOCK, &block, NULL);
         return r;
+}
+
+void io_wq_max_workers(struct io_wq *wq, unsigned counts[IO_WQ_ACCT_NR]) {
+        pthread_mutex_lock(&wq->lock);
+        for (int i = 0; i < IO_WQ_ACCT_NR; i++) {
+                unsigned prev = wq->acct[i].max_workers;
+                /* Running workers beyond a lowered cap finish their work and
+                 * are not replaced, as in the kernel. */
+                if (counts[i])
+                        wq->acct[i].max_workers = counts[i];
+                counts[i] = prev;
+        }
+        pthread_mutex_unlock(&wq->lock);
+}
+
+int io_wq_cpu_affinity(struct io_wq *wq, const cpu_set_t *cpus) {
+        struct io_worker *w;
+        cpu_set_t *copy = NULL;
+
+        if (cpus) {
+                copy = malloc(sizeof(*copy));
+                if (!copy)
+                        return -ENOMEM;
+                *copy = *cpus;
+        }
+        pthread_mutex_lock(&wq->lock);
+        free(wq->cpus);
+        wq->cpus = copy;
+        list_for_each_entry(w, &wq->workers, node) {
+                if (copy)
+                        (void) pthread_setaffinity_np(w->thread, sizeof(*copy), copy);
+                else {
+                        cpu_set_t all;
+                        if (sched_getaffinity(0, sizeof(all), &all) == 0)
+                                (void) pthread_setaffinity_np(w->thread, sizeof(all), &all);
+                }
+        }
+        pthread_mutex_unlock(&wq->lock);
+        return 0;
 }

@@ -9,6 +9,7 @@
  * a larger cap. Workers are created on demand and exit after an idle period.
  */
 
+#include <sched.h>
 #include <stdbool.h>
 
 struct io_kiocb;
@@ -19,6 +20,9 @@ enum {
         IO_WQ_ACCT_UNBOUND,
         IO_WQ_ACCT_NR,
 };
+
+/* The unbounded account's default cap (the kernel's is RLIMIT_NPROC). */
+#define IO_WQ_UNBOUNDED_MAX 256U
 
 struct io_wq *io_wq_create(unsigned bounded_max, unsigned unbounded_max);
 
@@ -47,6 +51,14 @@ enum {
 /* Cancel queued or running work that @match accepts (the first, or @all).
  * Cancelled queued work completes -ECANCELED before this returns. */
 int io_wq_cancel_cb(struct io_wq *wq, bool (*match)(struct io_kiocb *req, void *data), void *data, bool all);
+
+/* IORING_REGISTER_IOWQ_MAX_WORKERS: set each nonzero cap in @counts and
+ * return the previous caps in it. */
+void io_wq_max_workers(struct io_wq *wq, unsigned counts[IO_WQ_ACCT_NR]);
+
+/* IORING_REGISTER_IOWQ_AFF: pin present and future workers to @cpus (NULL:
+ * back to the daemon's own CPUs). */
+int io_wq_cpu_affinity(struct io_wq *wq, const cpu_set_t *cpus);
 
 /* Installed once at start-up: the signal that interrupts a blocked worker. */
 int io_wq_init_signals(void);

@@ -22,9 +22,13 @@ int ring_params_validate(uint32_t entries, struct io_uring_params *p) {
 
         /* io_uring_sanitise_params(): flag combinations. */
         if ((p->flags & IORING_SETUP_SQPOLL) &&
-            (p->flags & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG)))
+            (p->flags & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_DEFER_TASKRUN)))
                 return -EINVAL;
-        if ((p->flags & IORING_SETUP_TASKRUN_FLAG) && !(p->flags & IORING_SETUP_COOP_TASKRUN))
+        if ((p->flags & IORING_SETUP_TASKRUN_FLAG) &&
+            !(p->flags & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_DEFER_TASKRUN)))
+                return -EINVAL;
+        /* Completions run in the issuer: there must be just one. */
+        if ((p->flags & IORING_SETUP_DEFER_TASKRUN) && !(p->flags & IORING_SETUP_SINGLE_ISSUER))
                 return -EINVAL;
 
         /* io_uring_fill_params(): sizes. */
@@ -66,8 +70,10 @@ void ring_layout_compute(struct io_uring_params *p, struct ring_layout *ret) {
         struct ring_layout l = {
                 .sq_entries = p->sq_entries,
                 .cq_entries = p->cq_entries,
-                .sqe_size = sizeof(struct io_uring_sqe),
-                .cqe_size = sizeof(struct io_uring_cqe),
+                /* SQE128 and CQE32 double the entries; the extra half of a
+                 * CQE is zero for every opcode we have. */
+                .sqe_size = (p->flags & IORING_SETUP_SQE128 ? 2 : 1) * sizeof(struct io_uring_sqe),
+                .cqe_size = (p->flags & IORING_SETUP_CQE32 ? 2 : 1) * sizeof(struct io_uring_cqe),
         };
 
         l.sq_region_size = SQ_OFF_ARRAY + (size_t) l.sq_entries * sizeof(uint32_t);

@@ -27,13 +27,15 @@
 #define URINGD_SETUP_FLAGS                                                      \
         (IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL |   \
          IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |                \
-         IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF)
+         IORING_SETUP_SQPOLL | IORING_SETUP_SQ_AFF | IORING_SETUP_R_DISABLED | \
+         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_SQE128 | IORING_SETUP_CQE32 | \
+         IORING_SETUP_ATTACH_WQ | IORING_SETUP_DEFER_TASKRUN)
 
 /* Features uringd really provides. Never IORING_FEAT_SINGLE_MMAP. */
 #define URINGD_FEATURES                                                         \
         (IORING_FEAT_NODROP | IORING_FEAT_SUBMIT_STABLE | IORING_FEAT_RW_CUR_POS | \
          IORING_FEAT_EXT_ARG | IORING_FEAT_CQE_SKIP | IORING_FEAT_LINKED_FILE |  \
-         IORING_FEAT_SQPOLL_NONFIXED)
+         IORING_FEAT_SQPOLL_NONFIXED | IORING_FEAT_MIN_TIMEOUT | IORING_FEAT_FAST_POLL)
 
 /* Offsets inside the SQ region. Head and tail sit on their own cache lines,
  * as in the kernel's struct io_rings. */

@@ -42,7 +42,7 @@ struct manager {
         struct hashmap rings_by_ino;
         struct hashmap rings_by_wd;
         struct list_head rings;         /* every live ring, for shutdown */
-        struct list_head sqpoll_rings;  /* rings whose SQ the loop polls */
+        struct list_head sqpoll_rings;  /* io_sq_data: the SQ pollers the loop runs */
         unsigned nr_rings;
 
         struct hashmap waiters_by_tid;  /* struct io_waiter, see enter.c */

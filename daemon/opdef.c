@@ -22,6 +22,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_nop,
         },
         [IORING_OP_READV] = {
+                .pollin = 1,
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
                 .ioprio = 1,
@@ -29,6 +30,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_read,
         },
         [IORING_OP_WRITEV] = {
+                .pollout = 1,
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
                 .ioprio = 1,
@@ -42,6 +44,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_fsync,
         },
         [IORING_OP_READ_FIXED] = {
+                .pollin = 1,
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
                 .ioprio = 1,
@@ -49,6 +52,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_read,
         },
         [IORING_OP_WRITE_FIXED] = {
+                .pollout = 1,
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
                 .ioprio = 1,
@@ -93,6 +97,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_sync_file_range,
         },
         [IORING_OP_READ] = {
+                .pollin = 1,
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
                 .ioprio = 1,
@@ -100,6 +105,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_read,
         },
         [IORING_OP_WRITE] = {
+                .pollout = 1,
                 .needs_file = 1,
                 .unbound_nonreg_file = 1,
                 .ioprio = 1,

@@ -27,6 +27,9 @@ struct io_issue_def {
         /* issued on the event loop only, never on io-wq (it arms event
          * sources there: timers, polls) */
         unsigned loop_only : 1;
+        /* waits for POLLIN / POLLOUT on a file that is not ready (FAST_POLL) */
+        unsigned pollin : 1;
+        unsigned pollout : 1;
 
         int (*prep)(struct io_kiocb *req, const struct io_uring_sqe *sqe);
         int (*issue)(struct io_kiocb *req, unsigned issue_flags);

@@ -5,16 +5,22 @@
  */
 
 #include <errno.h>
+#include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cancel.h"
 #include "client.h"
 #include "eventfd.h"
+#include "io-wq.h"
 #include "opdef.h"
 #include "register.h"
 #include "ring.h"
 #include "rsrc.h"
+#include "sqpoll.h"
+#include "submit.h"
 #include "task.h"
 #include "uringd-proto.h"
 #include "uringd/compat.h"
@@ -64,9 +70,181 @@ out:
         return r < 0 ? (r == -EFAULT ? -EFAULT : r) : 0;
 }
 
+static bool test_bit64(const uint64_t *map, unsigned bit) {
+        return map[bit / 64] & (1ULL << (bit % 64));
+}
+
+static void set_bit64(uint64_t *map, unsigned bit) {
+        map[bit / 64] |= 1ULL << (bit % 64);
+}
+
+static int io_parse_restrictions(struct io_task *t, uint64_t arg, unsigned nr_args, struct io_restriction *res) {
+        _cleanup_free_ struct io_uring_restriction *r = NULL;
+        int ret;
+
+        if (!arg || nr_args > IORING_RESTRICTION_LAST + URINGD_IORING_REGISTER_LAST + URINGD_IORING_OP_LAST)
+                return -EINVAL;
+        r = calloc(MAX(nr_args, 1U), sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        ret = io_task_read(t, r, arg, (size_t) nr_args * sizeof(*r));
+        if (ret < 0)
+                return ret;
+        for (unsigned i = 0; i < nr_args; i++)
+                switch (r[i].opcode) {
+                case IORING_RESTRICTION_REGISTER_OP:
+                        if (r[i].register_op >= URINGD_IORING_REGISTER_LAST)
+                                return -EINVAL;
+                        set_bit64(res->register_op, r[i].register_op);
+                        break;
+                case IORING_RESTRICTION_SQE_OP:
+                        if (r[i].sqe_op >= URINGD_IORING_OP_LAST)
+                                return -EINVAL;
+                        set_bit64(res->sqe_op, r[i].sqe_op);
+                        break;
+                case IORING_RESTRICTION_SQE_FLAGS_ALLOWED:
+                        res->sqe_flags_allowed = r[i].sqe_flags;
+                        break;
+                case IORING_RESTRICTION_SQE_FLAGS_REQUIRED:
+                        res->sqe_flags_required = r[i].sqe_flags;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+static int io_register_restrictions(struct io_ring_ctx *ctx, struct io_task *t, uint64_t arg, unsigned nr_args) {
+        int r;
+
+        /* Only on a ring created disabled, and only once. */
+        if (!(ctx->flags & IORING_SETUP_R_DISABLED))
+                return -EBADFD;
+        if (ctx->restrictions.registered)
+                return -EBUSY;
+        r = io_parse_restrictions(t, arg, nr_args, &ctx->restrictions);
+        if (r < 0) {
+                memset(&ctx->restrictions, 0, sizeof(ctx->restrictions));
+                return r;
+        }
+        ctx->restrictions.registered = true;
+        return 0;
+}
+
+bool io_check_restriction(struct io_ring_ctx *ctx, uint8_t opcode, uint8_t sqe_flags) {
+        const struct io_restriction *res = &ctx->restrictions;
+
+        if (opcode >= URINGD_IORING_OP_LAST || !test_bit64(res->sqe_op, opcode))
+                return false;
+        if ((sqe_flags & res->sqe_flags_required) != res->sqe_flags_required)
+                return false;
+        if (sqe_flags & ~(res->sqe_flags_allowed | res->sqe_flags_required))
+                return false;
+        return true;
+}
+
+static int io_register_enable_rings(struct io_ring_ctx *ctx, struct io_task *t) {
+        if (!(ctx->flags & IORING_SETUP_R_DISABLED))
+                return -EBADFD;
+        if ((ctx->flags & IORING_SETUP_SINGLE_ISSUER) && !ctx->submitter_tid)
+                ctx->submitter_tid = t->tid;
+        if (ctx->restrictions.registered)
+                ctx->restricted = true;
+        ctx->flags &= ~IORING_SETUP_R_DISABLED;
+        if (ctx->flags & IORING_SETUP_SQPOLL)
+                io_sqpoll_wake(ctx);
+        return 0;
+}
+
+static int io_register_iowq_max_workers(struct io_ring_ctx *ctx, struct io_task *t, uint64_t arg) {
+        uint32_t counts[2];
+        unsigned cur[IO_WQ_ACCT_NR];
+        int r;
+
+        r = io_task_read(t, counts, arg, sizeof(counts));
+        if (r < 0)
+                return r;
+        for (int i = 0; i < 2; i++)
+                if (counts[i] > INT_MAX)
+                        return -EINVAL;
+        for (int i = 0; i < 2; i++) {
+                if (counts[i])
+                        ctx->iowq_limits[i] = counts[i];
+                cur[i] = counts[i];
+        }
+        /* The pool is made on first use: create it, so that the caps it
+         * reports back are the ones that apply. */
+        if (!ctx->wq) {
+                r = io_ring_create_wq(ctx);
+                if (r < 0)
+                        return r;
+        }
+        io_wq_max_workers(ctx->wq, cur);
+        for (int i = 0; i < 2; i++)
+                counts[i] = cur[i];
+        return io_task_write(t, arg, counts, sizeof(counts));
+}
+
+static int io_register_iowq_aff(struct io_ring_ctx *ctx, struct io_task *t, uint64_t arg, unsigned len) {
+        cpu_set_t mask, allowed;
+        int r;
+
+        if (!arg || !len)
+                return -EINVAL;
+        CPU_ZERO(&mask);
+        r = io_task_read(t, &mask, arg, MIN((size_t) len, sizeof(mask)));
+        if (r < 0)
+                return r;
+        /* Only CPUs we may run on (the kernel: the task's allowed CPUs). */
+        if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+                return -errno;
+        /* Bits past the possible CPUs mean nothing, to the kernel too. */
+        long possible = sysconf(_SC_NPROCESSORS_CONF);
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+                if (cpu >= possible)
+                        CPU_CLR(cpu, &mask);
+                else if (CPU_ISSET(cpu, &mask) && !CPU_ISSET(cpu, &allowed))
+                        return -EINVAL;
+        }
+        cpu_set_t *copy = malloc(sizeof(*copy));
+        if (!copy)
+                return -ENOMEM;
+        *copy = mask;
+        free(ctx->iowq_cpus);
+        ctx->iowq_cpus = copy;
+        return ctx->wq ? io_wq_cpu_affinity(ctx->wq, copy) : 0;
+}
+
+static int io_unregister_iowq_aff(struct io_ring_ctx *ctx) {
+        free(ctx->iowq_cpus);
+        ctx->iowq_cpus = NULL;
+        return ctx->wq ? io_wq_cpu_affinity(ctx->wq, NULL) : 0;
+}
+
 static int __io_uring_register(struct io_ring_ctx *ctx, struct io_task *t, unsigned opcode, uint64_t arg,
                                unsigned nr_args) {
+        if (ctx->submitter_tid && ctx->submitter_tid != t->tid)
+                return -EEXIST;
+        if (ctx->restricted && !test_bit64(ctx->restrictions.register_op, opcode))
+                return -EACCES;
+
         switch (opcode) {
+        case IORING_REGISTER_ENABLE_RINGS:
+                if (arg || nr_args)
+                        return -EINVAL;
+                return io_register_enable_rings(ctx, t);
+        case IORING_REGISTER_RESTRICTIONS:
+                return io_register_restrictions(ctx, t, arg, nr_args);
+        case IORING_REGISTER_IOWQ_MAX_WORKERS:
+                if (!arg || nr_args != 2)
+                        return -EINVAL;
+                return io_register_iowq_max_workers(ctx, t, arg);
+        case IORING_REGISTER_IOWQ_AFF:
+                return io_register_iowq_aff(ctx, t, arg, nr_args);
+        case IORING_UNREGISTER_IOWQ_AFF:
+                if (arg || nr_args)
+                        return -EINVAL;
+                return io_unregister_iowq_aff(ctx);
         case IORING_REGISTER_BUFFERS:
                 if (!arg)
                         return -EFAULT;

@@ -40,6 +40,9 @@ enum {
         REQ_F_ARM_LTIMEOUT = 1U << 14,  /* a LINK_TIMEOUT follows: arm it when going async */
         REQ_F_LINK_TIMEOUT = 1U << 15,  /* its LINK_TIMEOUT is armed (timeout.c) */
         REQ_F_POLLED = 1U << 16,        /* waits in poll.c, cancellable there */
+        REQ_F_APOLL = 1U << 17,         /* waits for readiness to retry (FAST_POLL) */
+        REQ_F_NO_APOLL = 1U << 18,      /* the file has no non-blocking mode: io-wq */
+        REQ_F_NONBLOCK_FILE = 1U << 19, /* a non-regular file opened O_NONBLOCK */
 };
 
 #define IO_REQ_LINK_FLAGS (REQ_F_LINK | REQ_F_HARDLINK)
@@ -58,6 +61,8 @@ enum {
 
 #define IO_CMD_SIZE 96
 
+struct async_poll;
+
 struct io_kiocb {
         struct io_ring_ctx *ctx;
         struct io_task *task;           /* submitter: fds and memory */
@@ -74,6 +79,7 @@ struct io_kiocb {
         /* Task work: run on the event loop instead of issuing (NULL: issue). */
         void (*tw_func)(struct io_kiocb *req);
         uint32_t cancel_seq;            /* the last ASYNC_CANCEL_ALL that saw it */
+        struct async_poll *apoll;       /* while REQ_F_APOLL */
         union {
                 uint8_t data[IO_CMD_SIZE];
                 uint64_t align;

@@ -47,7 +47,10 @@ static void io_ring_ctx_free(struct io_ring_ctx *ctx) {
 
         list_for_each_entry_safe(o, n, &ctx->overflow_list, node)
                 free(o);
+        list_for_each_entry_safe(o, n, &ctx->local_work, node)
+                free(o);
         io_eventfd_free(ctx->ev_fd);
+        free(ctx->iowq_cpus);
         io_rsrc_files_free(&ctx->files);
         io_rsrc_bufs_free(&ctx->bufs);
         unmap_region(ctx->sq_region, ctx->layout.sq_region_size);
@@ -85,13 +88,15 @@ int io_ring_ctx_new(struct manager *m, struct io_uring_params *p, struct io_ring
         ctx->flags = p->flags;
         list_init(&ctx->waiters);
         list_init(&ctx->overflow_list);
+        list_init(&ctx->local_work);
         list_init(&ctx->wake_node);
         list_init(&ctx->ring_node);
         list_init(&ctx->defer_list);
-        list_init(&ctx->sqpoll_node);
+        list_init(&ctx->sqd_node);
         list_init(&ctx->timeout_list);
         list_init(&ctx->ltimeout_list);
         list_init(&ctx->poll_list);
+        list_init(&ctx->apoll_list);
         pthread_mutex_init(&ctx->completion_lock, NULL);
         pthread_mutex_init(&ctx->timeout_lock, NULL);
         ring_layout_compute(p, &ctx->layout);
@@ -129,7 +134,7 @@ int io_ring_ctx_new(struct manager *m, struct io_uring_params *p, struct io_ring
         ctx->cq_tail = (uint32_t *) (cq + CQ_OFF_TAIL);
         ctx->cq_overflow = (uint32_t *) (cq + CQ_OFF_OVERFLOW);
         ctx->cq_flags = (uint32_t *) (cq + CQ_OFF_FLAGS);
-        ctx->cqes = (struct io_uring_cqe *) (cq + CQ_OFF_CQES);
+        ctx->cqes = (uint8_t *) cq + CQ_OFF_CQES;
         ctx->sqes = ctx->sqes_region;
 
         *(uint32_t *) (sq + SQ_OFF_RING_MASK) = ctx->sq_mask;
@@ -199,8 +204,10 @@ static uint32_t cq_free_slots(struct io_ring_ctx *ctx) {
 }
 
 static void cqe_fill(struct io_ring_ctx *ctx, const struct io_uring_cqe *src) {
-        struct io_uring_cqe *cqe = &ctx->cqes[ctx->cached_cq_tail & ctx->cq_mask];
-        *cqe = *src;
+        uint8_t *cqe = ctx->cqes + (size_t) (ctx->cached_cq_tail & ctx->cq_mask) * ctx->layout.cqe_size;
+        memcpy(cqe, src, sizeof(*src));
+        if (ctx->layout.cqe_size > sizeof(*src))
+                memset(cqe + sizeof(*src), 0, ctx->layout.cqe_size - sizeof(*src));
         ctx->cached_cq_tail++;
 }
 
@@ -240,18 +247,16 @@ void io_cqring_overflow_flush(struct io_ring_ctx *ctx) {
         pthread_mutex_unlock(&ctx->completion_lock);
 }
 
-void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async) {
-        struct io_uring_cqe cqe = { .user_data = user_data, .res = res, .flags = cflags };
-
-        pthread_mutex_lock(&ctx->completion_lock);
+/* Under completion_lock: into the CQ, else the overflow list, else lost. */
+static void __io_fill_cqe(struct io_ring_ctx *ctx, const struct io_uring_cqe *cqe, bool async) {
         /* Once anything overflowed, later CQEs queue behind it: order kept. */
         if (list_empty(&ctx->overflow_list) && cq_free_slots(ctx) > 0) {
-                cqe_fill(ctx, &cqe);
+                cqe_fill(ctx, cqe);
                 smp_store_release_u32(ctx->cq_tail, ctx->cached_cq_tail);
         } else if (ctx->nr_overflow < IO_OVERFLOW_MAX) {
                 struct io_overflow_cqe *o = malloc(sizeof(*o));
                 if (o) {
-                        o->cqe = cqe;
+                        o->cqe = *cqe;
                         list_add_tail(&o->node, &ctx->overflow_list);
                         ctx->nr_overflow++;
                         sq_flags_set(ctx, IORING_SQ_CQ_OVERFLOW);
@@ -263,9 +268,57 @@ drop:
                 ctx->cq_dropped = true;
         }
         io_eventfd_mark(ctx, async);
+}
+
+/* DEFER_TASKRUN, under completion_lock: hold a completion for the issuer.
+ * The first one held raises IORING_SQ_TASKRUN and the eventfd, as the
+ * kernel's io_req_local_work_add(). False when out of memory. */
+static bool io_local_work_add(struct io_ring_ctx *ctx, const struct io_uring_cqe *cqe, bool async) {
+        struct io_overflow_cqe *o = malloc(sizeof(*o));
+
+        if (!o)
+                return false;
+        o->cqe = *cqe;
+        if (list_empty(&ctx->local_work)) {
+                if (ctx->flags & IORING_SETUP_TASKRUN_FLAG)
+                        sq_flags_set(ctx, IORING_SQ_TASKRUN);
+                io_eventfd_mark(ctx, async);
+        }
+        list_add_tail(&o->node, &ctx->local_work);
+        return true;
+}
+
+unsigned io_run_local_work(struct io_ring_ctx *ctx) {
+        struct io_overflow_cqe *o, *n;
+        unsigned nr = 0;
+
+        if (!(ctx->flags & IORING_SETUP_DEFER_TASKRUN))
+                return 0;
+        pthread_mutex_lock(&ctx->completion_lock);
+        if (ctx->flags & IORING_SETUP_TASKRUN_FLAG)
+                sq_flags_clear(ctx, IORING_SQ_TASKRUN);
+        list_for_each_entry_safe(o, n, &ctx->local_work, node) {
+                list_del_init(&o->node);
+                __io_fill_cqe(ctx, &o->cqe, false);
+                free(o);
+                nr++;
+        }
+        pthread_mutex_unlock(&ctx->completion_lock);
+        return nr;
+}
+
+void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async) {
+        struct io_uring_cqe cqe = { .user_data = user_data, .res = res, .flags = cflags };
+        bool inline_completion = ctx->submitting && in_event_loop;
+
+        pthread_mutex_lock(&ctx->completion_lock);
+        /* DEFER_TASKRUN: only a batch's inline completions post at once. */
+        if (!(ctx->flags & IORING_SETUP_DEFER_TASKRUN) || inline_completion ||
+            !io_local_work_add(ctx, &cqe, async))
+                __io_fill_cqe(ctx, &cqe, async);
         /* The kernel posts a batch's inline completions when the batch
          * ends; a counting TIMEOUT queued in the batch must not see them. */
-        if (ctx->submitting && in_event_loop)
+        if (inline_completion)
                 ctx->submit_cqes++;
         pthread_mutex_unlock(&ctx->completion_lock);
 

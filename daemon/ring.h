@@ -22,18 +22,28 @@
  */
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <linux/io_uring.h>
 
 #include "layout.h"
+#include "uringd/compat.h"
 #include "rsrc.h"
 #include "uringd/list.h"
 
 struct manager;
 struct io_wq;
 struct io_ev_fd;
+
+/* IORING_REGISTER_RESTRICTIONS: bitmaps of what an enabled ring may do. */
+struct io_restriction {
+        uint64_t register_op[(URINGD_IORING_REGISTER_LAST + 63) / 64];
+        uint64_t sqe_op[(URINGD_IORING_OP_LAST + 63) / 64];
+        uint8_t sqe_flags_allowed, sqe_flags_required;
+        bool registered;
+};
 
 struct io_overflow_cqe {
         struct list_head node;
@@ -49,7 +59,13 @@ struct io_ring_ctx {
         int inotify_wd;
         bool dead;                      /* the app's last fd and mapping are gone */
 
-        uint32_t flags;                 /* IORING_SETUP_* */
+        uint32_t flags;                 /* IORING_SETUP_*; R_DISABLED cleared by ENABLE_RINGS */
+        pid_t creator_tgid;
+        /* IORING_SETUP_SINGLE_ISSUER: the only thread that may submit and
+         * register (0 until ENABLE_RINGS on a ring created disabled). */
+        pid_t submitter_tid;
+        struct io_restriction restrictions;
+        bool restricted;                /* restrictions registered and ring enabled */
         struct ring_layout layout;
         uint32_t sq_mask, cq_mask;
 
@@ -57,8 +73,7 @@ struct io_ring_ctx {
         void *sq_region, *cq_region, *sqes_region;
         uint32_t *sq_head, *sq_tail, *sq_flags, *sq_dropped, *sq_array;
         uint32_t *cq_head, *cq_tail, *cq_overflow, *cq_flags;
-        struct io_uring_cqe *cqes;
-        struct io_uring_sqe *sqes;
+        uint8_t *cqes, *sqes;           /* entries of layout.cqe_size/sqe_size bytes */
 
         /* Submission side (event loop only). */
         uint32_t cached_sq_head;
@@ -78,8 +93,13 @@ struct io_ring_ctx {
         bool cq_dropped;                /* a CQE was lost: report -EBADR once */
         struct io_ev_fd *ev_fd;
         unsigned inflight;              /* requests issued, not yet completed */
+        /* IORING_SETUP_DEFER_TASKRUN: completions that wait for the issuer's
+         * next io_uring_enter(GETEVENTS), as the kernel's local task work. */
+        struct list_head local_work;    /* struct io_overflow_cqe */
 
         struct io_wq *wq;               /* created on first punt */
+        unsigned iowq_limits[2];        /* IOWQ_MAX_WORKERS: bounded, unbounded (0: default) */
+        cpu_set_t *iowq_cpus;           /* IOWQ_AFF, or NULL */
 
         /* Timeouts and polls: event loop only (timeout.c, poll.c), except
          * the head <-> LINK_TIMEOUT pairing, which completions on io-wq
@@ -87,7 +107,8 @@ struct io_ring_ctx {
         pthread_mutex_t timeout_lock;
         struct list_head timeout_list;  /* TIMEOUT: counted ones first, by target */
         struct list_head ltimeout_list; /* armed LINK_TIMEOUTs */
-        struct list_head poll_list;     /* POLL_ADD and polled requests */
+        struct list_head poll_list;     /* POLL_ADD requests waiting */
+        struct list_head apoll_list;    /* struct async_poll: requests waiting to retry */
         uint32_t cq_timeouts;           /* timeout CQEs: not counted as events */
         uint32_t cq_last_tm_flush;
         bool off_timeout_used;          /* a counting timeout was ever queued */
@@ -96,10 +117,10 @@ struct io_ring_ctx {
         uint32_t cancel_seq;
 
         /* SQPOLL: the event loop polls this ring's SQ (sqpoll.c). */
+        struct io_sq_data *sq_data;     /* the poller serving this ring */
         struct io_task *sq_task;        /* the creator: its fds and memory */
-        struct list_head sqpoll_node;   /* manager->sqpoll_rings */
-        uint64_t sq_idle_usec, sq_last_active;
-        bool sq_sleeping;               /* IORING_SQ_NEED_WAKEUP is set */
+        struct list_head sqd_node;      /* sq_data->ctx_list */
+        uint64_t sq_idle_usec;
 
         /* Event-loop wake-up after completions posted by other threads. */
         struct list_head wake_node;
@@ -126,6 +147,10 @@ int io_ring_open_app_fd(struct io_ring_ctx *ctx);
  * (matters for EVENTFD_ASYNC).
  */
 void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async);
+
+/* DEFER_TASKRUN: post the completions held for the issuer. Takes the lock.
+ * Returns how many were posted. */
+unsigned io_run_local_work(struct io_ring_ctx *ctx);
 
 /* Move overflowed CQEs into the CQ while it has room. Takes the lock. */
 void io_cqring_overflow_flush(struct io_ring_ctx *ctx);

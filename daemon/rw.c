@@ -284,10 +284,8 @@ static int io_rw_issue(struct io_kiocb *req, unsigned issue_flags) {
                 io_req_set_res(req, rw->err, 0);
                 return IOU_OK;
         }
-        /* Only the page cache is safe to touch on the event loop; the app's
-         * own RWF_NOWAIT or O_NONBLOCK never blocks, so try those there. */
-        if (nonblock && !(req->flags & REQ_F_NOWAIT) &&
-            (!(req->flags & REQ_F_ISREG) || (req->flags & REQ_F_DIRECT)))
+        /* O_DIRECT always waits for the device: straight to a worker. */
+        if (nonblock && !(req->flags & REQ_F_NOWAIT) && (req->flags & REQ_F_DIRECT))
                 return -EAGAIN;
 
         if ((issue_flags & IO_URING_F_IOWQ) && !(req->flags & (REQ_F_ISREG | REQ_F_NOWAIT))) {
@@ -310,10 +308,23 @@ static int io_rw_issue(struct io_kiocb *req, unsigned issue_flags) {
                         io_req_set_fail(req);
                 return IOU_OK;
         }
-        r = rw_loop(req, rw, nonblock && !(req->flags & REQ_F_NOWAIT), issue_flags & IO_URING_F_IOWQ);
-        /* -EOPNOTSUPP: the file has no non-blocking path for this (buffered
-         * writes on many filesystems); a worker gets the real answer. */
-        if ((r == -EAGAIN || r == -EOPNOTSUPP) && nonblock && !(req->flags & REQ_F_NOWAIT))
+        /* On the loop everything is tried with RWF_NOWAIT first: the page
+         * cache of a regular file, whatever a pipe or socket holds. */
+        r = rw_loop(req, rw, nonblock, issue_flags & IO_URING_F_IOWQ);
+        if (r == -EOPNOTSUPP && nonblock && !(req->flags & REQ_F_NOWAIT)) {
+                /* No non-blocking mode (a tty, buffered writes on many file
+                 * systems): O_NONBLOCK answers now, the rest goes to a
+                 * worker, never to a poll that could not help. */
+                if ((req->flags & REQ_F_NONBLOCK_FILE) && !(req->flags & REQ_F_ISREG))
+                        r = rw_loop(req, rw, false, false);
+                else {
+                        req->flags |= REQ_F_NO_APOLL;
+                        return -EAGAIN;
+                }
+        }
+        /* A pipe or socket that is not ready waits in an async poll
+         * (FAST_POLL), a regular file's page-cache miss on a worker. */
+        if (r == -EAGAIN && nonblock && !(req->flags & REQ_F_NOWAIT))
                 return -EAGAIN;
         if (nonblock && !(req->flags & REQ_F_NOWAIT) && r >= 0 && rw->done < rw->len &&
             rw->done > before && (req->flags & REQ_F_ISREG)) {

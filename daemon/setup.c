@@ -20,6 +20,7 @@ void io_uring_setup_handler(struct client *c, const struct seccomp_notif *n, str
         uint32_t entries = (uint32_t) n->data.args[0];
         uint64_t uparams = n->data.args[1];
         struct io_uring_params p;
+        struct io_sq_data *sqd = NULL;
         struct io_ring_ctx *ctx;
         int r, fd;
 
@@ -31,29 +32,40 @@ void io_uring_setup_handler(struct client *c, const struct seccomp_notif *n, str
         r = ring_params_validate(entries, &p);
         if (r == 0 && (p.flags & IORING_SETUP_SQPOLL))
                 r = io_sqpoll_check_params(&p);
+        if (r == 0 && m->nr_rings >= MANAGER_MAX_RINGS)
+                r = -ENFILE;
+        if (r == 0)
+                r = io_sqpoll_prepare(m, t, &p, &sqd);
         if (r < 0) {
                 client_respond(c, n->id, 0, r);
-                return;
-        }
-        if (m->nr_rings >= MANAGER_MAX_RINGS) {
-                client_respond(c, n->id, 0, -ENFILE);
                 return;
         }
 
         r = io_ring_ctx_new(m, &p, &ctx);
         if (r < 0) {
                 log_debug_errno(r, "Failed to create a ring for pid %d: %m", (int) c->pid);
+                io_sqpoll_abort(sqd);
                 client_respond(c, n->id, 0, r);
                 return;
         }
         r = manager_ring_add(m, ctx);
         if (r < 0) {
+                io_sqpoll_abort(sqd);
                 io_ring_ctx_unref(ctx);
                 client_respond(c, n->id, 0, r);
                 return;
         }
-        if (p.flags & IORING_SETUP_SQPOLL)
-                (void) io_sqpoll_add(ctx, &p, t);
+        if (p.flags & IORING_SETUP_SQPOLL) {
+                r = io_sqpoll_add(ctx, &p, t, TAKE_PTR(sqd));
+                if (r < 0) {
+                        io_ring_ctx_kill(ctx);
+                        client_respond(c, n->id, 0, r);
+                        return;
+                }
+        }
+        /* A ring created disabled gets its issuer from ENABLE_RINGS. */
+        if ((p.flags & IORING_SETUP_SINGLE_ISSUER) && !(p.flags & IORING_SETUP_R_DISABLED))
+                ctx->submitter_tid = t->tid;
 
         /* From here on the ring dies through inotify: when the description
          * we hand out is released (or never handed out). */

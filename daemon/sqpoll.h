@@ -21,14 +21,25 @@
 #include <linux/io_uring.h>
 
 struct io_ring_ctx;
+struct io_sq_data;
 struct io_task;
 struct manager;
 
 /* Check SQPOLL-specific parameters (sq_thread_cpu with SQ_AFF). */
 int io_sqpoll_check_params(const struct io_uring_params *p);
 
-/* Make @ctx an SQPOLL ring submitting as @t (its creator). */
-int io_sqpoll_add(struct io_ring_ctx *ctx, const struct io_uring_params *p, struct io_task *t);
+/* Before the ring exists: resolve IORING_SETUP_ATTACH_WQ (with or without
+ * SQPOLL) to the poller to join in *@ret (NULL: a new one). -ENXIO/-EINVAL
+ * as the kernel for a bad wq_fd. The reference taken goes to
+ * io_sqpoll_add(), or back with io_sqpoll_abort(). */
+int io_sqpoll_prepare(struct manager *m, struct io_task *t, const struct io_uring_params *p,
+                      struct io_sq_data **ret);
+void io_sqpoll_abort(struct io_sq_data *sqd);
+
+/* Make @ctx an SQPOLL ring submitting as @t (its creator), served by @sqd
+ * or by a new poller. */
+int io_sqpoll_add(struct io_ring_ctx *ctx, const struct io_uring_params *p, struct io_task *t,
+                  struct io_sq_data *sqd);
 void io_sqpoll_remove(struct io_ring_ctx *ctx);
 
 /* IORING_ENTER_SQ_WAKEUP. */

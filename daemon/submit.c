@@ -22,9 +22,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io-poll.h"
 #include "io-wq.h"
 #include "manager.h"
 #include "opdef.h"
+#include "register.h"
 #include "req.h"
 #include "ring.h"
 #include "rsrc.h"
@@ -72,6 +74,8 @@ static void io_req_free(struct io_kiocb *req) {
 
         if (cold->cleanup)
                 cold->cleanup(req);
+        if (req->flags & REQ_F_APOLL)
+                io_apoll_cleanup(req);
         io_file_put(req->io_file);
         io_task_unref(req->task);
         __atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_RELEASE);
@@ -198,14 +202,18 @@ static int io_assign_file(struct io_kiocb *req, struct io_submit_state *state) {
                 req->flags |= REQ_F_ISREG;
         if (f->flags & IO_FILE_DIRECT)
                 req->flags |= REQ_F_DIRECT;
-        /* As the kernel: an O_NONBLOCK file answers -EAGAIN, never waits.
+        /* O_NONBLOCK matters only for a file with no non-blocking mode of
+         * its own (rw.c finds out): the kernel still waits for the others.
          * The app may flip O_NONBLOCK on a registered file at any time. */
-        if (req->flags & REQ_F_FIXED_FILE && !(f->flags & IO_FILE_ISREG)) {
-                int fl = fcntl(f->fd, F_GETFL);
-                if (fl >= 0 && (fl & O_NONBLOCK))
-                        req->flags |= REQ_F_NOWAIT;
-        } else if (f->flags & IO_FILE_NONBLOCK)
-                req->flags |= REQ_F_NOWAIT;
+        if (!(f->flags & IO_FILE_ISREG)) {
+                bool nonblock = f->flags & IO_FILE_NONBLOCK;
+                if (req->flags & REQ_F_FIXED_FILE) {
+                        int fl = fcntl(f->fd, F_GETFL);
+                        nonblock = fl >= 0 && (fl & O_NONBLOCK);
+                }
+                if (nonblock)
+                        req->flags |= REQ_F_NONBLOCK_FILE;
+        }
         return 0;
 }
 
@@ -229,10 +237,9 @@ static void io_queue_iowq(struct io_kiocb *req, struct io_submit_state *state) {
         if (def->unbound_nonreg_file && req->io_file && !(req->flags & REQ_F_ISREG))
                 acct = IO_WQ_ACCT_UNBOUND;
         if (!ctx->wq) {
-                unsigned bounded = MIN(ctx->layout.sq_entries, 4 * nr_cpus());
-                ctx->wq = io_wq_create(bounded, 256);
-                if (!ctx->wq) {
-                        io_req_defer_failed(req, -ENOMEM);
+                r = io_ring_create_wq(ctx);
+                if (r < 0) {
+                        io_req_defer_failed(req, r);
                         return;
                 }
         }
@@ -330,9 +337,14 @@ static void io_queue_sqe(struct io_kiocb *req, struct io_submit_state *state) {
         r = def->issue(req, IO_URING_F_NONBLOCK);
         if (r == IOU_OK)
                 io_req_issued(req, false);
-        else if (r == -EAGAIN && !(req->flags & REQ_F_NOWAIT) && !def->loop_only)
-                io_queue_iowq(req, state);
-        else if (r == IOU_ISSUE_SKIP_COMPLETE) {
+        else if (r == -EAGAIN && !(req->flags & REQ_F_NOWAIT) && !def->loop_only) {
+                /* A pollable file waits for readiness here, the rest on io-wq. */
+                if (io_arm_poll_handler(req) == IO_APOLL_OK) {
+                        if (req->flags & REQ_F_ARM_LTIMEOUT)
+                                io_arm_ltimeout(req);
+                } else
+                        io_queue_iowq(req, state);
+        } else if (r == IOU_ISSUE_SKIP_COMPLETE) {
                 /* Waiting on the loop (poll, timeout): so may its guard. */
                 if (req->flags & REQ_F_ARM_LTIMEOUT)
                         io_arm_ltimeout(req);
@@ -380,6 +392,18 @@ static void io_init_drain(struct io_ring_ctx *ctx, struct io_submit_state *state
         }
 }
 
+int io_ring_create_wq(struct io_ring_ctx *ctx) {
+        unsigned counts[IO_WQ_ACCT_NR] = { ctx->iowq_limits[0], ctx->iowq_limits[1] };
+
+        ctx->wq = io_wq_create(MIN(ctx->layout.sq_entries, 4 * nr_cpus()), IO_WQ_UNBOUNDED_MAX);
+        if (!ctx->wq)
+                return -ENOMEM;
+        io_wq_max_workers(ctx->wq, counts);
+        if (ctx->iowq_cpus)
+                (void) io_wq_cpu_affinity(ctx->wq, ctx->iowq_cpus);
+        return 0;
+}
+
 static int io_init_req(struct io_ring_ctx *ctx, struct io_kiocb *req, const struct io_uring_sqe *sqe,
                        struct io_submit_state *state) {
         const struct io_issue_def *def;
@@ -416,6 +440,8 @@ static int io_init_req(struct io_ring_ctx *ctx, struct io_kiocb *req, const stru
                         return -EOPNOTSUPP;
                 io_init_drain(ctx, state);
         }
+        if (ctx->restricted && !io_check_restriction(ctx, req->opcode, sqe_flags))
+                return -EACCES;
         if (ctx->drain_active || ctx->drain_next) {
                 /* Down the slow path, to be drained there. */
                 if (ctx->drain_active)
@@ -514,7 +540,7 @@ static bool io_get_sqe(struct io_ring_ctx *ctx, struct io_uring_sqe *out) {
                 return false;
         }
         /* The app may rewrite the SQE under us: one private copy, read once. */
-        memcpy(out, (const void *) &ctx->sqes[idx], sizeof(*out));
+        memcpy(out, ctx->sqes + (size_t) idx * ctx->layout.sqe_size, sizeof(*out));
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         return true;
 }

@@ -37,5 +37,8 @@ void io_req_task_submit(struct io_kiocb *req);
 
 /* Event loop: release drained requests whose turn has come; or, when the
  * ring dies, cancel them. */
+/* Create the ring's io-wq with its registered limits and affinity. */
+int io_ring_create_wq(struct io_ring_ctx *ctx);
+
 void io_ring_flush_deferred(struct io_ring_ctx *ctx);
 void io_ring_cancel_deferred(struct io_ring_ctx *ctx);

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -147,4 +148,18 @@ int io_task_getfd(struct io_task *t, int fd) {
         if (r < 0)
                 return errno == EBADF ? -EBADF : negative_errno();
         return r;
+}
+
+pid_t io_task_tgid(struct io_task *t) {
+        char path[64], line[128];
+        pid_t tgid = -ESRCH;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) t->tid);
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return -ESRCH;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "Tgid: %d", &tgid) == 1)
+                        break;
+        return tgid;
 }

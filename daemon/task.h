@@ -29,6 +29,9 @@ struct io_task *io_task_ref(struct io_task *t);
 void io_task_unref(struct io_task *t);
 void io_task_unrefp(struct io_task **t);
 
+/* The task's thread group id (its process), or -ESRCH. */
+pid_t io_task_tgid(struct io_task *t);
+
 /* Is the task still alive? Narrows pid-reuse races before asynchronous
  * writes into its memory. */
 bool io_task_alive(struct io_task *t);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -57,8 +58,14 @@ static inline void freep(void *p) {
         free(*(void **) p);
 }
 
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+
 #define _cleanup_close_ _cleanup_(closep)
 #define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Hand ownership out of a _cleanup_ variable. */
 #define TAKE_PTR(p)                             \

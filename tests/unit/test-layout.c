@@ -85,17 +85,25 @@ END_TEST
 START_TEST(flags_and_resv) {
         struct io_uring_params p;
 
-        /* Every flag we do not implement is refused, as by an older kernel. */
+        /* Every flag we do not implement is refused, as by an older kernel;
+         * SQ_AFF alone is refused by the kernel too. */
         static const uint32_t refused[] = {
                 IORING_SETUP_IOPOLL, IORING_SETUP_SQ_AFF,
-                IORING_SETUP_ATTACH_WQ, IORING_SETUP_R_DISABLED, IORING_SETUP_SQE128,
-                IORING_SETUP_CQE32, IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_DEFER_TASKRUN,
+                IORING_SETUP_DEFER_TASKRUN, /* without SINGLE_ISSUER */
                 IORING_SETUP_NO_MMAP, IORING_SETUP_REGISTERED_FD_ONLY, IORING_SETUP_NO_SQARRAY,
                 1U << 31,
+        };
+        static const uint32_t accepted[] = {
+                IORING_SETUP_R_DISABLED, IORING_SETUP_SQE128, IORING_SETUP_CQE32,
+                IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_ATTACH_WQ,
         };
         for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
                 p = params(refused[i], 0);
                 ck_assert_int_eq(ring_params_validate(8, &p), -EINVAL);
+        }
+        for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+                p = params(accepted[i], 0);
+                ck_assert_int_eq(ring_params_validate(8, &p), 0);
         }
 
         p = params(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, 0);
@@ -118,6 +126,22 @@ START_TEST(flags_and_resv) {
                 p.resv[i] = 1;
                 ck_assert_int_eq(ring_params_validate(8, &p), -EINVAL);
         }
+}
+END_TEST
+
+/* SQE128 and CQE32 double the entry sizes, and with them the regions. */
+START_TEST(big_entries) {
+        struct io_uring_params p = params(IORING_SETUP_SQE128 | IORING_SETUP_CQE32, 0);
+        struct ring_layout l;
+
+        ck_assert_int_eq(ring_params_validate(64, &p), 0);
+        ring_layout_compute(&p, &l);
+        ck_assert_uint_eq(l.sqe_size, 128);
+        ck_assert_uint_eq(l.cqe_size, 32);
+        ck_assert_uint_eq(l.sqes_size, 64 * 128);
+        ck_assert_uint_eq(l.cq_region_size, p.cq_off.cqes + 128 * 32);
+        ck_assert_uint_eq(l.file_size % 4096, 0);
+        ck_assert_uint_ge(l.file_size, IORING_OFF_SQES + 64 * 128);
 }
 END_TEST
 
@@ -183,7 +207,10 @@ START_TEST(features_truthful) {
         ck_assert(!(p.features & IORING_FEAT_SINGLE_MMAP));
         ck_assert(p.features & IORING_FEAT_NODROP);
         ck_assert(p.features & IORING_FEAT_EXT_ARG);
-        ck_assert(!(p.features & IORING_FEAT_FAST_POLL));
+        ck_assert(p.features & IORING_FEAT_FAST_POLL);
+        ck_assert(p.features & IORING_FEAT_MIN_TIMEOUT);
+        /* Nothing we cannot do: registered rings, recvsend bundles, ... */
+        ck_assert(!(p.features & IORING_FEAT_REG_REG_RING));
         ck_assert(p.features & IORING_FEAT_SQPOLL_NONFIXED);
         ck_assert(p.features & IORING_FEAT_CQE_SKIP);
 }
@@ -197,6 +224,7 @@ static Suite *layout_suite(void) {
         tcase_add_test(tc, cqsize_rules);
         tcase_add_test(tc, flags_and_resv);
         tcase_add_test(tc, layout_offsets);
+        tcase_add_test(tc, big_entries);
         tcase_add_test(tc, layout_largest);
         tcase_add_test(tc, features_truthful);
         suite_add_tcase(s, tc);

@@ -11,6 +11,7 @@
 #include "cancel.h"
 #include "nop.h"
 #include "io-poll.h"
+#include "kbuf.h"
 #include "opdef.h"
 #include "rsrc.h"
 #include "rw.h"
@@ -24,6 +25,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_nop,
         },
         [IORING_OP_READV] = {
+                .buffer_select = 1,
                 .iopoll = 1,
                 .pollin = 1,
                 .needs_file = 1,
@@ -102,6 +104,19 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .prep = io_files_update_prep,
                 .issue = io_files_update_issue,
         },
+        [IORING_OP_PROVIDE_BUFFERS] = {
+                /* buffer groups belong to the event loop */
+                .loop_only = 1,
+                .iopoll = 1,
+                .prep = io_provide_buffers_prep,
+                .issue = io_provide_buffers,
+        },
+        [IORING_OP_REMOVE_BUFFERS] = {
+                .loop_only = 1,
+                .iopoll = 1,
+                .prep = io_remove_buffers_prep,
+                .issue = io_remove_buffers,
+        },
         [IORING_OP_SYNC_FILE_RANGE] = {
                 .needs_file = 1,
                 .always_async = 1,
@@ -109,6 +124,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_sync_file_range,
         },
         [IORING_OP_READ] = {
+                .buffer_select = 1,
                 .iopoll = 1,
                 .pollin = 1,
                 .needs_file = 1,

@@ -27,6 +27,8 @@ struct io_issue_def {
         /* issued on the event loop only, never on io-wq (it arms event
          * sources there: timers, polls) */
         unsigned loop_only : 1;
+        /* takes IOSQE_BUFFER_SELECT (the others: -EOPNOTSUPP) */
+        unsigned buffer_select : 1;
         /* allowed on an IORING_SETUP_IOPOLL ring (the others are -EINVAL) */
         unsigned iopoll : 1;
         /* waits for POLLIN / POLLOUT on a file that is not ready (FAST_POLL) */

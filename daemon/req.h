@@ -43,6 +43,8 @@ enum {
         REQ_F_APOLL = 1U << 17,         /* waits for readiness to retry (FAST_POLL) */
         REQ_F_NO_APOLL = 1U << 18,      /* the file has no non-blocking mode: io-wq */
         REQ_F_NONBLOCK_FILE = 1U << 19, /* a non-regular file opened O_NONBLOCK */
+        REQ_F_BUFFER_SELECT = 1U << 20, /* IOSQE_BUFFER_SELECT */
+        REQ_F_BUFFER_SELECTED = 1U << 21, /* holds req->kbuf */
 };
 
 #define IO_REQ_LINK_FLAGS (REQ_F_LINK | REQ_F_HARDLINK)
@@ -62,6 +64,7 @@ enum {
 #define IO_CMD_SIZE 96
 
 struct async_poll;
+struct io_buffer;
 
 struct io_kiocb {
         struct io_ring_ctx *ctx;
@@ -80,6 +83,8 @@ struct io_kiocb {
         void (*tw_func)(struct io_kiocb *req);
         uint32_t cancel_seq;            /* the last ASYNC_CANCEL_ALL that saw it */
         struct async_poll *apoll;       /* while REQ_F_APOLL */
+        struct io_buffer *kbuf;         /* while REQ_F_BUFFER_SELECTED */
+        uint16_t buf_group;             /* IOSQE_BUFFER_SELECT: sqe->buf_group */
         union {
                 uint8_t data[IO_CMD_SIZE];
                 uint64_t align;

@@ -15,6 +15,7 @@
 
 #include "enter.h"
 #include "eventfd.h"
+#include "kbuf.h"
 #include "io-wq.h"
 #include "manager.h"
 #include "io-poll.h"
@@ -50,6 +51,7 @@ static void io_ring_ctx_free(struct io_ring_ctx *ctx) {
         list_for_each_entry_safe(o, n, &ctx->local_work, node)
                 free(o);
         io_eventfd_free(ctx->ev_fd);
+        io_destroy_buffers(ctx);
         free(ctx->iowq_cpus);
         io_rsrc_files_free(&ctx->files);
         io_rsrc_bufs_free(&ctx->bufs);
@@ -97,6 +99,7 @@ int io_ring_ctx_new(struct manager *m, struct io_uring_params *p, struct io_ring
         list_init(&ctx->ltimeout_list);
         list_init(&ctx->poll_list);
         list_init(&ctx->apoll_list);
+        list_init(&ctx->buffer_lists);
         pthread_mutex_init(&ctx->completion_lock, NULL);
         pthread_mutex_init(&ctx->timeout_lock, NULL);
         ring_layout_compute(p, &ctx->layout);

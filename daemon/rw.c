@@ -25,6 +25,7 @@
 
 #include "aio.h"
 #include "io-wq.h"
+#include "kbuf.h"
 #include "req.h"
 #include "ring.h"
 #include "rsrc.h"
@@ -48,6 +49,7 @@ struct io_rw {
         uint64_t addr;
         int64_t pos;
         uint64_t len;           /* bytes asked for (capped at MAX_RW_COUNT) */
+        uint64_t sel_len;       /* IOSQE_BUFFER_SELECT: the length asked (0: a buffer) */
         uint64_t done;          /* bytes moved before a punt */
         struct iovec *iov;      /* RW_VEC: the app's iovecs, read at prep */
         uint32_t nr_segs;
@@ -114,6 +116,26 @@ static int io_prep_rw(struct io_kiocb *req, const struct io_uring_sqe *sqe, bool
         if (rw->rw_flags & RWF_NOWAIT)
                 req->flags |= REQ_F_NOWAIT;
 
+        if (req->flags & REQ_F_BUFFER_SELECT) {
+                /* The buffer comes from the group at issue. READV takes its
+                 * length from its single iovec, as the kernel's
+                 * io_iov_buffer_select_prep(). */
+                if (kind == RW_VEC) {
+                        struct iovec iov;
+                        if (sqe->len != 1)
+                                return -EINVAL;
+                        r = io_task_read(req->task, &iov, rw->addr, sizeof(iov));
+                        if (r < 0)
+                                return r;
+                        rw->sel_len = iov.iov_len;
+                } else
+                        rw->sel_len = sqe->len;
+                rw->sel_len = MIN(rw->sel_len, (uint64_t) URINGD_MAX_RW_COUNT);
+                rw->kind = RW_PLAIN;
+                rw->len = rw->sel_len;
+                return 0;
+        }
+
         switch (kind) {
         case RW_PLAIN:
                 rw->len = MIN((uint64_t) sqe->len, (uint64_t) URINGD_MAX_RW_COUNT);
@@ -176,6 +198,19 @@ int io_prep_read_fixed(struct io_kiocb *req, const struct io_uring_sqe *sqe) {
 }
 int io_prep_write_fixed(struct io_kiocb *req, const struct io_uring_sqe *sqe) {
         return io_prep_rw(req, sqe, true, RW_FIXED);
+}
+
+int io_rw_buffer_select(struct io_kiocb *req) {
+        struct io_rw *rw = io_kiocb_to_cmd(req, struct io_rw);
+        uint64_t len = rw->sel_len;
+        int err;
+
+        rw->addr = io_buffer_select(req, &len, &err);
+        if (err < 0)
+                return err;
+        rw->len = len;
+        rw->done = 0;
+        return 0;
 }
 
 void io_readv_writev_cleanup(struct io_kiocb *req) {
@@ -300,6 +335,14 @@ static int io_rw_issue(struct io_kiocb *req, unsigned issue_flags) {
         if (rw->err) {
                 io_req_set_res(req, rw->err, 0);
                 return IOU_OK;
+        }
+        /* A provided buffer is chosen when the read is issued. */
+        if ((req->flags & (REQ_F_BUFFER_SELECT | REQ_F_BUFFER_SELECTED)) == REQ_F_BUFFER_SELECT) {
+                int err = io_rw_buffer_select(req);
+                if (err < 0) {
+                        io_req_set_res(req, err, 0);
+                        return IOU_OK;
+                }
         }
         /* IOPOLL polls the device for completions: O_DIRECT only. */
         if ((req->ctx->flags & IORING_SETUP_IOPOLL) && !(req->flags & REQ_F_DIRECT)) {

@@ -12,6 +12,9 @@ int io_prep_write_fixed(struct io_kiocb *req, const struct io_uring_sqe *sqe);
 int io_read(struct io_kiocb *req, unsigned issue_flags);
 int io_write(struct io_kiocb *req, unsigned issue_flags);
 void io_readv_writev_cleanup(struct io_kiocb *req);
+/* IOSQE_BUFFER_SELECT, on the event loop: take the request's buffer from
+ * its group (-ENOBUFS when there is none). */
+int io_rw_buffer_select(struct io_kiocb *req);
 
 /* The bytes a read or write asked for (after MAX_RW_COUNT). */
 uint64_t io_rw_len(struct io_kiocb *req);

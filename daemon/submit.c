@@ -24,6 +24,7 @@
 
 #include "io-poll.h"
 #include "io-wq.h"
+#include "kbuf.h"
 #include "manager.h"
 #include "opdef.h"
 #include "register.h"
@@ -40,7 +41,7 @@
  * SQE with -EINVAL, as on a kernel that predates it. */
 #define SQE_VALID_FLAGS                                                         \
         (IOSQE_FIXED_FILE | IOSQE_IO_DRAIN | IOSQE_IO_LINK | IOSQE_IO_HARDLINK | \
-         IOSQE_ASYNC | IOSQE_CQE_SKIP_SUCCESS)
+         IOSQE_ASYNC | IOSQE_BUFFER_SELECT | IOSQE_CQE_SKIP_SUCCESS)
 
 /*
  * One submission's state: the link being assembled, and a small cache so
@@ -77,6 +78,8 @@ static void io_req_free(struct io_kiocb *req) {
                 cold->cleanup(req);
         if (req->flags & REQ_F_APOLL)
                 io_apoll_cleanup(req);
+        if (req->flags & REQ_F_BUFFER_SELECTED)
+                free(req->kbuf);
         io_file_put(req->io_file);
         io_task_unref(req->task);
         __atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_RELEASE);
@@ -127,6 +130,8 @@ void io_req_complete(struct io_kiocb *req, bool async) {
         struct io_ring_ctx *ctx = io_ring_ctx_ref(req->ctx);
         struct io_kiocb *next = NULL;
 
+        /* A consumed provided buffer is named in the CQE. */
+        req->cflags |= io_put_kbuf(req);
         if (!(req->flags & REQ_F_CQE_SKIP))
                 io_post_cqe(ctx, req->user_data, req->res, req->cflags, async);
         /* Its LINK_TIMEOUT completes -ECANCELED, and the chain goes on
@@ -246,6 +251,14 @@ static void io_queue_iowq(struct io_kiocb *req, struct io_submit_state *state) {
                 manager_queue_task_work(ctx->manager, req);
                 return;
         }
+        /* Workers cannot touch buffer groups: choose the buffer now. */
+        if ((req->flags & (REQ_F_BUFFER_SELECT | REQ_F_BUFFER_SELECTED)) == REQ_F_BUFFER_SELECT) {
+                r = io_rw_buffer_select(req);
+                if (r < 0) {
+                        io_req_defer_failed(req, r);
+                        return;
+                }
+        }
         if (def->unbound_nonreg_file && req->io_file && !(req->flags & REQ_F_ISREG))
                 acct = IO_WQ_ACCT_UNBOUND;
         if (!ctx->wq) {
@@ -350,8 +363,10 @@ static void io_queue_sqe(struct io_kiocb *req, struct io_submit_state *state) {
         if (r == IOU_OK)
                 io_req_issued(req, false);
         else if (r == -EAGAIN && !(req->flags & REQ_F_NOWAIT) && !def->loop_only) {
-                /* A pollable file waits for readiness here, the rest on io-wq. */
+                /* A pollable file waits for readiness here, the rest on io-wq.
+                 * A waiting request gives its provided buffer back. */
                 if (io_arm_poll_handler(req) == IO_APOLL_OK) {
+                        io_kbuf_recycle(req);
                         if (req->flags & REQ_F_ARM_LTIMEOUT)
                                 io_arm_ltimeout(req);
                 } else
@@ -445,6 +460,13 @@ static int io_init_req(struct io_ring_ctx *ctx, struct io_kiocb *req, const stru
         }
         if (sqe_flags & ~SQE_VALID_FLAGS)
                 return -EINVAL;
+        def = &io_issue_defs[req->opcode];
+        if (sqe_flags & IOSQE_BUFFER_SELECT) {
+                if (!def->buffer_select)
+                        return -EOPNOTSUPP;
+                req->flags |= REQ_F_BUFFER_SELECT;
+                req->buf_group = sqe->buf_group;
+        }
         if (sqe_flags & IOSQE_CQE_SKIP_SUCCESS)
                 ctx->drain_disabled = true;
         if (sqe_flags & IOSQE_IO_DRAIN) {
@@ -465,7 +487,6 @@ static int io_init_req(struct io_ring_ctx *ctx, struct io_kiocb *req, const stru
                 }
         }
 
-        def = &io_issue_defs[req->opcode];
         if (!def->ioprio && sqe->ioprio)
                 return -EINVAL;
         if (!def->iopoll && (ctx->flags & IORING_SETUP_IOPOLL))

@@ -10,6 +10,9 @@
 #include "uringd/macro.h"
 
 #define MAX_BIDS_PER_BGID (1U << 16)
+/* The kernel charges provided buffers to the app's memory cgroup; we hold
+ * them in ours, so an app gets at most this many per ring (-ENOMEM). */
+#define MAX_BUFFERS_PER_RING (1U << 20)
 
 struct io_buffer_list {
         struct list_head node;          /* ctx->buffer_lists */
@@ -79,9 +82,11 @@ int io_provide_buffers(struct io_kiocb *req, unsigned issue_flags) {
                 list_add_tail(&bl->node, &ctx->buffer_lists);
         }
         for (; added < p->nbufs; added++) {
-                struct io_buffer *b = malloc(sizeof(*b));
-                if (!b)
+                struct io_buffer *b;
+
+                if (ctx->nr_buffers >= MAX_BUFFERS_PER_RING || !(b = malloc(sizeof(*b))))
                         break;
+                ctx->nr_buffers++;
                 b->addr = p->addr + (uint64_t) added * p->len;
                 b->len = p->len;
                 b->bid = (uint16_t) (p->bid + added);
@@ -125,6 +130,7 @@ int io_remove_buffers(struct io_kiocb *req, unsigned issue_flags) {
                 struct io_buffer *b = list_first_entry(&bl->bufs, struct io_buffer, node);
                 list_del_init(&b->node);
                 free(b);
+                req->ctx->nr_buffers--;
                 removed++;
         }
         io_req_set_res(req, removed, 0);
@@ -141,6 +147,7 @@ uint64_t io_buffer_select(struct io_kiocb *req, uint64_t *len, int *err) {
         }
         b = list_first_entry(&bl->bufs, struct io_buffer, node);
         list_del_init(&b->node);
+        req->ctx->nr_buffers--;
         if (*len == 0 || *len > b->len)
                 *len = b->len;
         req->kbuf = b;
@@ -163,6 +170,7 @@ void io_kbuf_recycle(struct io_kiocb *req) {
                 return;
         }
         list_add(&b->node, &bl->bufs);
+        req->ctx->nr_buffers++;
 }
 
 uint32_t io_put_kbuf(struct io_kiocb *req) {

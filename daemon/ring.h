@@ -110,6 +110,7 @@ struct io_ring_ctx {
         struct list_head poll_list;     /* POLL_ADD requests waiting */
         struct list_head apoll_list;    /* struct async_poll: requests waiting to retry */
         struct list_head buffer_lists;  /* provided buffer groups (kbuf.c) */
+        unsigned nr_buffers;            /* provided buffers in them */
         uint32_t cq_timeouts;           /* timeout CQEs: not counted as events */
         uint32_t cq_last_tm_flush;
         bool off_timeout_used;          /* a counting timeout was ever queued */

@@ -29,7 +29,7 @@
 /* Past this many CQEs waiting in the overflow list, further CQEs are dropped
  * and counted (the kernel drops when its allocation fails). Bounds the
  * memory a ring whose app never reaps can make us hold. */
-#define IO_OVERFLOW_MAX 16384U
+#define IO_OVERFLOW_MAX (1U << 18)
 
 /* No MAP_POPULATE: a page of the memfd exists once someone touches it, and
  * a 32768-entry ring the app barely uses costs what it uses. */

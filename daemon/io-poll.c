@@ -43,6 +43,7 @@
 
 struct io_poll {
         struct list_head node;          /* ctx->poll_list while waiting */
+        struct list_head hash_node;     /* ctx->poll_hash, by user_data */
         sd_event_source *source;
         int fd;                         /* our dup of the file, or -1 */
         uint32_t events;                /* poll(2) bits asked for */
@@ -83,6 +84,7 @@ int io_poll_add_prep(struct io_kiocb *req, const struct io_uring_sqe *sqe) {
                 return -EINVAL;
 
         list_init(&p->node);
+        list_init(&p->hash_node);
         p->fd = -1;
         p->events = io_poll_parse_events(sqe);
         p->multishot = flags & IORING_POLL_ADD_MULTI;
@@ -110,17 +112,44 @@ static uint32_t io_poll_epoll_events(uint32_t events) {
         return e;
 }
 
-/* Stop waiting. Idempotent; nothing to do for a poll that never waited
- * (its cmd may not even have been through prep). */
-static void io_poll_disarm(struct io_kiocb *req) {
+/* POLL_REMOVE finds its target by user_data among thousands of polls: a
+ * hash, as the kernel's cancel_table. */
+#define POLL_HASH_BITS 8
+
+static struct list_head *io_poll_bucket(struct io_ring_ctx *ctx, uint64_t user_data) {
+        uint64_t h = user_data * 0x9e3779b97f4a7c15ULL;
+        return &ctx->poll_hash[h >> (64 - POLL_HASH_BITS)];
+}
+
+static int io_poll_hash_init(struct io_ring_ctx *ctx) {
+        if (ctx->poll_hash)
+                return 0;
+        ctx->poll_hash = malloc(sizeof(struct list_head) << POLL_HASH_BITS);
+        if (!ctx->poll_hash)
+                return -ENOMEM;
+        for (unsigned i = 0; i < 1U << POLL_HASH_BITS; i++)
+                list_init(&ctx->poll_hash[i]);
+        return 0;
+}
+
+/* Stop waiting, keeping our dup of the file when @keep_fd (an update arms
+ * the same file again). Idempotent; nothing to do for a poll that never
+ * waited (its cmd may not even have been through prep). */
+static void __io_poll_disarm(struct io_kiocb *req, bool keep_fd) {
         struct io_poll *p = io_kiocb_to_cmd(req, struct io_poll);
 
         if (!(req->flags & REQ_F_POLLED))
                 return;
         list_del_init(&p->node);
+        list_del_init(&p->hash_node);
         req->flags &= ~REQ_F_POLLED;
         p->source = sd_event_source_disable_unref(p->source);
-        p->fd = safe_close(p->fd);
+        if (!keep_fd)
+                p->fd = safe_close(p->fd);
+}
+
+static void io_poll_disarm(struct io_kiocb *req) {
+        __io_poll_disarm(req, false);
 }
 
 void io_poll_cleanup(struct io_kiocb *req) {
@@ -147,14 +176,20 @@ static int io_poll_wake(sd_event_source *s, int fd, uint32_t revents, void *user
         return 0;
 }
 
-/* Wait for readiness. Returns 0 or -errno. */
+/* Wait for readiness, on our dup of the file (kept from a previous arm by
+ * an update). Returns 0 or -errno. */
 static int io_poll_arm(struct io_kiocb *req) {
         struct io_poll *p = io_kiocb_to_cmd(req, struct io_poll);
         int r;
 
-        p->fd = fcntl(req->file, F_DUPFD_CLOEXEC, 3);
-        if (p->fd < 0)
-                return negative_errno();
+        r = io_poll_hash_init(req->ctx);
+        if (r < 0)
+                return r;
+        if (p->fd < 0) {
+                p->fd = fcntl(req->file, F_DUPFD_CLOEXEC, 3);
+                if (p->fd < 0)
+                        return negative_errno();
+        }
         r = sd_event_add_io(req->ctx->manager->event, &p->source, p->fd, io_poll_epoll_events(p->events),
                             io_poll_wake, req);
         if (r < 0) {
@@ -163,6 +198,7 @@ static int io_poll_arm(struct io_kiocb *req) {
         }
         req->flags |= REQ_F_POLLED;
         list_add_tail(&p->node, &req->ctx->poll_list);
+        list_add_tail(&p->hash_node, io_poll_bucket(req->ctx, req->user_data));
         return 0;
 }
 
@@ -337,19 +373,21 @@ int io_poll_remove(struct io_kiocb *req, unsigned issue_flags) {
         struct io_poll *p;
         int r;
 
-        list_for_each_entry(p, &req->ctx->poll_list, node) {
-                struct io_kiocb *tmp = cmd_to_io_kiocb(p);
-                if (tmp->opcode == IORING_OP_POLL_ADD && tmp->user_data == upd->old_user_data) {
-                        preq = tmp;
-                        break;
+        if (req->ctx->poll_hash)
+                list_for_each_entry(p, io_poll_bucket(req->ctx, upd->old_user_data), hash_node) {
+                        struct io_kiocb *tmp = cmd_to_io_kiocb(p);
+                        if (tmp->opcode == IORING_OP_POLL_ADD && tmp->user_data == upd->old_user_data) {
+                                preq = tmp;
+                                break;
+                        }
                 }
-        }
         if (!preq) {
                 io_req_set_fail(req);
                 io_req_set_res(req, -ENOENT, 0);
                 return IOU_OK;
         }
-        io_poll_disarm(preq);
+        /* An update arms the same file again: keep our dup of it. */
+        __io_poll_disarm(preq, upd->update_events || upd->update_user_data);
 
         if (upd->update_events || upd->update_user_data) {
                 p = io_kiocb_to_cmd(preq, struct io_poll);

@@ -52,6 +52,7 @@ static void io_ring_ctx_free(struct io_ring_ctx *ctx) {
                 free(o);
         io_eventfd_free(ctx->ev_fd);
         io_destroy_buffers(ctx);
+        free(ctx->poll_hash);
         free(ctx->iowq_cpus);
         io_rsrc_files_free(&ctx->files);
         io_rsrc_bufs_free(&ctx->bufs);

@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <systemd/sd-event.h>
 
@@ -36,6 +37,7 @@
 #include "req.h"
 #include "ring.h"
 #include "submit.h"
+#include "task.h"
 #include "timeout.h"
 #include "uringd/macro.h"
 
@@ -48,6 +50,10 @@ struct io_poll {
         int fd;                         /* our dup of the file, or -1 */
         uint32_t events;                /* poll(2) bits asked for */
         bool multishot;
+        /* Polling a uringd ring: readiness is the ring's own state. */
+        struct io_ring_ctx *target;     /* reference */
+        struct list_head ring_node;     /* target->ring_pollers */
+        sd_event_source *exit_source;   /* the submitting task's pidfd */
 };
 
 struct async_poll {
@@ -85,6 +91,9 @@ int io_poll_add_prep(struct io_kiocb *req, const struct io_uring_sqe *sqe) {
 
         list_init(&p->node);
         list_init(&p->hash_node);
+        list_init(&p->ring_node);
+        p->target = NULL;
+        p->exit_source = NULL;
         p->fd = -1;
         p->events = io_poll_parse_events(sqe);
         p->multishot = flags & IORING_POLL_ADD_MULTI;
@@ -143,9 +152,17 @@ static void __io_poll_disarm(struct io_kiocb *req, bool keep_fd) {
         list_del_init(&p->node);
         list_del_init(&p->hash_node);
         req->flags &= ~REQ_F_POLLED;
+        /* Sources before the fd: epoll forgets an fd only when its file
+         * description goes, and ours are dups of descriptions kept open. */
         p->source = sd_event_source_disable_unref(p->source);
+        p->exit_source = sd_event_source_disable_unref(p->exit_source);
         if (!keep_fd)
                 p->fd = safe_close(p->fd);
+        if (p->target) {
+                list_del_init(&p->ring_node);
+                io_ring_ctx_unref(p->target);
+                p->target = NULL;
+        }
 }
 
 static void io_poll_disarm(struct io_kiocb *req) {
@@ -202,9 +219,100 @@ static int io_poll_arm(struct io_kiocb *req) {
         return 0;
 }
 
+/* The uringd ring behind @fd, if it is one (a memfd of ours). */
+static struct io_ring_ctx *io_poll_ring_target(struct manager *m, int fd) {
+        struct stat st, ring_st;
+        struct io_ring_ctx *target;
+
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return NULL;
+        target = manager_ring_by_ino(m, st.st_ino);
+        if (!target || target->dead || fstat(target->memfd, &ring_st) < 0 || ring_st.st_dev != st.st_dev)
+                return NULL;
+        return target;
+}
+
+/* What io_uring_poll() reports for a ring: room in the SQ, CQEs (or
+ * overflowed or held ones) to reap. */
+static int io_ring_poll_mask(struct io_ring_ctx *ctx) {
+        uint32_t sq_used = smp_load_acquire_u32(ctx->sq_tail) - read_once_u32(ctx->sq_head);
+        int mask = 0;
+
+        if (sq_used < ctx->layout.sq_entries)
+                mask |= POLLOUT | POLLWRNORM;
+        if (io_cqring_events(ctx) > 0 || __atomic_load_n(&ctx->nr_overflow, __ATOMIC_RELAXED) ||
+            !list_empty(&ctx->local_work))
+                mask |= POLLIN | POLLRDNORM;
+        return mask;
+}
+
+static void io_ring_poll_complete(struct io_kiocb *req, int mask) {
+        io_poll_disarm(req);
+        if (mask < 0)
+                io_req_set_fail(req);
+        io_req_set_res(req, mask, 0);
+        io_req_complete(req, false);
+}
+
+/* The submitting task exited: as the kernel's io_uring_files_cancel(), a
+ * request on a ring fd (tracked in flight) is cancelled with its links. */
+static int io_ring_poll_task_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        io_ring_poll_complete(userdata, -ECANCELED);
+        return 0;
+}
+
+void io_ring_poll_wake(struct io_ring_ctx *ctx) {
+        struct io_poll *p, *n;
+
+        list_for_each_entry_safe(p, n, &ctx->ring_pollers, ring_node) {
+                struct io_kiocb *req = cmd_to_io_kiocb(p);
+                int mask = io_ring_poll_mask(ctx) & (int) (p->events | IO_POLL_UNMASK);
+
+                if (mask)
+                        io_ring_poll_complete(req, mask);
+        }
+}
+
+static int io_ring_poll_add(struct io_kiocb *req, struct io_ring_ctx *target) {
+        struct io_poll *p = io_kiocb_to_cmd(req, struct io_poll);
+        int mask = io_ring_poll_mask(target) & (int) (p->events | IO_POLL_UNMASK);
+        int r;
+
+        /* A ring's wake-ups carry no event mask: the kernel ends even a
+         * multishot poll on it with its first CQE. */
+        p->multishot = false;
+        if (mask && !p->multishot) {
+                io_req_set_res(req, mask, 0);
+                return IOU_OK;
+        }
+        r = io_poll_hash_init(req->ctx);
+        if (r < 0)
+                return r;
+        /* The task's exit ends the poll: watch a dup of its pidfd. */
+        if (p->fd < 0)
+                p->fd = fcntl(req->task->pidfd, F_DUPFD_CLOEXEC, 3);
+        if (p->fd < 0)
+                return negative_errno();
+        r = sd_event_add_io(req->ctx->manager->event, &p->exit_source, p->fd, EPOLLIN, io_ring_poll_task_exit, req);
+        if (r < 0) {
+                p->fd = safe_close(p->fd);
+                return r;
+        }
+        p->target = io_ring_ctx_ref(target);
+        req->flags |= REQ_F_POLLED;
+        list_add_tail(&p->node, &req->ctx->poll_list);
+        list_add_tail(&p->hash_node, io_poll_bucket(req->ctx, req->user_data));
+        list_add_tail(&p->ring_node, &target->ring_pollers);
+        return IOU_ISSUE_SKIP_COMPLETE;
+}
+
 int io_poll_add(struct io_kiocb *req, unsigned issue_flags) {
         struct io_poll *p = io_kiocb_to_cmd(req, struct io_poll);
+        struct io_ring_ctx *target = io_poll_ring_target(req->ctx->manager, req->file);
         int mask, r;
+
+        if (target)
+                return io_ring_poll_add(req, target);
 
         mask = io_poll_mask(req->file, p->events);
         if (mask < 0)

@@ -33,5 +33,8 @@ void io_apoll_cleanup(struct io_kiocb *req);
  * -ENOENT. */
 int io_poll_cancel(struct io_ring_ctx *ctx, struct io_cancel_data *cd);
 
+/* @ctx posted CQEs: POLL_ADDs on its fd may be ready. */
+void io_ring_poll_wake(struct io_ring_ctx *ctx);
+
 /* The ring is going away: every poll completes -ECANCELED. */
 void io_poll_remove_all(struct io_ring_ctx *ctx);

@@ -17,6 +17,7 @@
 #include "client.h"
 #include "enter.h"
 #include "eventfd.h"
+#include "io-poll.h"
 #include "log.h"
 #include "manager.h"
 #include "notify.h"
@@ -161,6 +162,7 @@ void manager_process_wakes(struct manager *m) {
                                 io_ring_flush_deferred(ctx);
                                 io_eventfd_flush(ctx);
                                 io_cqring_wake(ctx);
+                                io_ring_poll_wake(ctx);
                         }
                         io_ring_ctx_unref(ctx);
                 }

@@ -100,6 +100,7 @@ int io_ring_ctx_new(struct manager *m, struct io_uring_params *p, struct io_ring
         list_init(&ctx->ltimeout_list);
         list_init(&ctx->poll_list);
         list_init(&ctx->apoll_list);
+        list_init(&ctx->ring_pollers);
         list_init(&ctx->buffer_lists);
         pthread_mutex_init(&ctx->completion_lock, NULL);
         pthread_mutex_init(&ctx->timeout_lock, NULL);

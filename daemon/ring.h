@@ -109,6 +109,7 @@ struct io_ring_ctx {
         struct list_head ltimeout_list; /* armed LINK_TIMEOUTs */
         struct list_head poll_list;     /* POLL_ADD requests waiting */
         struct list_head *poll_hash;    /* ... by user_data, allocated on first use */
+        struct list_head ring_pollers;  /* POLL_ADDs of any ring on this ring's fd */
         struct list_head apoll_list;    /* struct async_poll: requests waiting to retry */
         struct list_head buffer_lists;  /* provided buffer groups (kbuf.c) */
         unsigned nr_buffers;            /* provided buffers in them */

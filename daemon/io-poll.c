@@ -506,6 +506,8 @@ int io_poll_remove(struct io_kiocb *req, unsigned issue_flags) {
                 r = io_poll_add(preq, issue_flags);
                 if (r == IOU_ISSUE_SKIP_COMPLETE)
                         goto out;
+                /* Not waiting again: the dup kept for it goes. */
+                p->fd = safe_close(p->fd);
                 if (r == IOU_OK) {
                         /* Ready at once: the updated poll completes. */
                         io_req_task_work_add(preq, io_req_task_complete);

@@ -160,9 +160,11 @@ void manager_process_wakes(struct manager *m) {
                         if (!ctx->dead) {
                                 io_flush_timeouts(ctx);
                                 io_ring_flush_deferred(ctx);
-                                io_eventfd_flush(ctx);
                                 io_cqring_wake(ctx);
                                 io_ring_poll_wake(ctx);
+                                /* After the waiters: reaping held CQEs may
+                                 * have posted some. */
+                                io_eventfd_flush(ctx);
                         }
                         io_ring_ctx_unref(ctx);
                 }
@@ -216,7 +218,7 @@ int manager_get_task(struct manager *m, int listener, uint64_t id, pid_t tid, st
 
         /* A live task owns its tid: a cached handle whose task still lives
          * is the caller's, without a new pidfd or an ID_VALID round. */
-        if (t && io_task_alive(t)) {
+        if (t && io_task_thread_alive(t)) {
                 *ret = io_task_ref(t);
                 return 0;
         }

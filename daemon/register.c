@@ -167,7 +167,10 @@ static int io_register_iowq_max_workers(struct io_ring_ctx *ctx, struct io_task 
         for (int i = 0; i < 2; i++)
                 if (counts[i] > INT_MAX)
                         return -EINVAL;
+        /* The kernel caps at the app's RLIMIT_NPROC; our threads are the
+         * daemon's, shared by every app: cap at the pool's own maximum. */
         for (int i = 0; i < 2; i++) {
+                counts[i] = MIN(counts[i], IO_WQ_UNBOUNDED_MAX);
                 if (counts[i])
                         ctx->iowq_limits[i] = counts[i];
                 cur[i] = counts[i];

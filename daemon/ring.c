@@ -291,6 +291,7 @@ static bool io_local_work_add(struct io_ring_ctx *ctx, const struct io_uring_cqe
                 io_eventfd_mark(ctx, async);
         }
         list_add_tail(&o->node, &ctx->local_work);
+        ctx->nr_local_work++;
         return true;
 }
 
@@ -309,17 +310,21 @@ unsigned io_run_local_work(struct io_ring_ctx *ctx) {
                 free(o);
                 nr++;
         }
+        ctx->nr_local_work = 0;
         pthread_mutex_unlock(&ctx->completion_lock);
         return nr;
 }
 
 void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async) {
         struct io_uring_cqe cqe = { .user_data = user_data, .res = res, .flags = cflags };
-        bool inline_completion = ctx->submitting && in_event_loop;
+        /* submitting belongs to the loop: read it only there. */
+        bool inline_completion = in_event_loop && ctx->submitting;
 
         pthread_mutex_lock(&ctx->completion_lock);
         /* DEFER_TASKRUN: only a batch's inline completions post at once. */
-        if (!io_ring_holds_completions(ctx) || inline_completion ||
+        /* Held completions are bounded like overflowed ones: past the
+         * bound they go to the CQ (or overflow) at once. */
+        if (!io_ring_holds_completions(ctx) || inline_completion || ctx->nr_local_work >= IO_OVERFLOW_MAX ||
             !io_local_work_add(ctx, &cqe, async))
                 __io_fill_cqe(ctx, &cqe, async);
         /* The kernel posts a batch's inline completions when the batch

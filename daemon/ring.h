@@ -96,6 +96,7 @@ struct io_ring_ctx {
         /* IORING_SETUP_DEFER_TASKRUN: completions that wait for the issuer's
          * next io_uring_enter(GETEVENTS), as the kernel's local task work. */
         struct list_head local_work;    /* struct io_overflow_cqe */
+        unsigned nr_local_work;
 
         struct io_wq *wq;               /* created on first punt */
         unsigned iowq_limits[2];        /* IOWQ_MAX_WORKERS: bounded, unbounded (0: default) */

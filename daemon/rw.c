@@ -392,14 +392,11 @@ static int io_rw_issue(struct io_kiocb *req, unsigned issue_flags) {
         r = rw_loop(req, rw, nonblock, issue_flags & IO_URING_F_IOWQ);
         if (r == -EOPNOTSUPP && nonblock && !(req->flags & REQ_F_NOWAIT)) {
                 /* No non-blocking mode (a tty, buffered writes on many file
-                 * systems): O_NONBLOCK answers now, the rest goes to a
-                 * worker, never to a poll that could not help. */
-                if ((req->flags & REQ_F_NONBLOCK_FILE) && !(req->flags & REQ_F_ISREG))
-                        r = rw_loop(req, rw, false, false);
-                else {
-                        req->flags |= REQ_F_NO_APOLL;
-                        return -EAGAIN;
-                }
+                 * systems): a worker does it, never the loop (the app may
+                 * clear O_NONBLOCK under us), nor a poll that could not
+                 * help. On an O_NONBLOCK file the worker gets -EAGAIN. */
+                req->flags |= REQ_F_NO_APOLL;
+                return -EAGAIN;
         }
         /* A pipe or socket that is not ready waits in an async poll
          * (FAST_POLL), a regular file's page-cache miss on a worker. */

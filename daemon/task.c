@@ -64,36 +64,43 @@ int io_task_new(pid_t tid, struct io_task **ret) {
         t->tid = tid;
         t->tgid = read_tgid(tid);
         t->tgid_pidfd = -1;
+        /* The process's pidfd is opened now, while the thread (so the
+         * process) is known alive: opened later, after a reuse of the pid,
+         * it could name a stranger. */
+        if (t->tgid != tid)
+                t->tgid_pidfd = (int) syscall(SYS_pidfd_open, t->tgid, 0);
         t->refs = 1;
         *ret = t;
         return 0;
 }
 
-/*
- * The thread is gone but its process may not be: as in the kernel, its
- * requests go on in the process's memory and fd table. A pidfd on the
- * process, opened now (the process is alive while the pid is its own, which
- * the first successful open pins), is shared by all users of @t.
- */
-static int task_process_pidfd(struct io_task *t) {
-        int fd = __atomic_load_n(&t->tgid_pidfd, __ATOMIC_ACQUIRE);
-        if (fd >= 0 || t->tgid == t->tid)
-                return fd;
-        int nfd = (int) syscall(SYS_pidfd_open, t->tgid, 0);
-        if (nfd < 0)
-                return -1;
-        int expected = -1;
-        if (!__atomic_compare_exchange_n(&t->tgid_pidfd, &expected, nfd, false, __ATOMIC_ACQ_REL,
-                                         __ATOMIC_ACQUIRE)) {
-                close(nfd);
-                return expected;
-        }
-        return nfd;
+static bool pidfd_alive(int pidfd) {
+        /* A pidfd polls readable once its task has exited. */
+        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+        return pidfd >= 0 && poll(&p, 1, 0) == 0;
 }
 
-/* After ESRCH on the thread: may we go on with its process? */
-static bool task_fall_back(struct io_task *t) {
-        return errno == ESRCH && task_process_pidfd(t) >= 0;
+/*
+ * Whom to reach for @t's memory: the thread while it lives; once it is gone
+ * its process, as long as the pidfd taken at creation says it lives (the
+ * kernel goes on with an exited thread's requests). -ESRCH otherwise: a
+ * number never retried after it died, as it may be someone else's by now.
+ */
+static pid_t task_vm_pid(struct io_task *t) {
+        if (pidfd_alive(t->pidfd))
+                return t->tid;
+        if (pidfd_alive(t->tgid_pidfd))
+                return t->tgid;
+        return -ESRCH;
+}
+
+/* Likewise for its fds: the pidfd to take them through. */
+static int task_fd_pidfd(struct io_task *t) {
+        if (pidfd_alive(t->pidfd))
+                return t->pidfd;
+        if (pidfd_alive(t->tgid_pidfd))
+                return t->tgid_pidfd;
+        return -1;
 }
 
 struct io_task *io_task_ref(struct io_task *t) {
@@ -115,17 +122,12 @@ void io_task_unrefp(struct io_task **t) {
         io_task_unref(*t);
 }
 
-static bool pidfd_alive(int pidfd) {
-        /* A pidfd polls readable once its task has exited. */
-        struct pollfd p = { .fd = pidfd, .events = POLLIN };
-        return poll(&p, 1, 0) == 0;
+bool io_task_thread_alive(struct io_task *t) {
+        return pidfd_alive(t->pidfd);
 }
 
 bool io_task_alive(struct io_task *t) {
-        if (pidfd_alive(t->pidfd))
-                return true;
-        int fd = task_process_pidfd(t);
-        return fd >= 0 && pidfd_alive(fd);
+        return task_vm_pid(t) > 0;
 }
 
 static int vm_errno(void) {
@@ -148,9 +150,10 @@ int io_task_read(struct io_task *t, void *dst, uint64_t addr, size_t len) {
                 return -EFAULT;
         struct iovec l = { .iov_base = dst, .iov_len = len };
         struct iovec r = { .iov_base = (void *) (uintptr_t) addr, .iov_len = len };
-        ssize_t n = process_vm_readv(t->tid, &l, 1, &r, 1, 0);
-        if (n < 0 && task_fall_back(t))
-                n = process_vm_readv(t->tgid, &l, 1, &r, 1, 0);
+        pid_t pid = task_vm_pid(t);
+        if (pid < 0)
+                return -ESRCH;
+        ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);
         if (n < 0)
                 return vm_errno();
         return (size_t) n == len ? 0 : -EFAULT;
@@ -163,9 +166,10 @@ int io_task_write(struct io_task *t, uint64_t addr, const void *src, size_t len)
                 return -EFAULT;
         struct iovec l = { .iov_base = (void *) src, .iov_len = len };
         struct iovec r = { .iov_base = (void *) (uintptr_t) addr, .iov_len = len };
-        ssize_t n = process_vm_writev(t->tid, &l, 1, &r, 1, 0);
-        if (n < 0 && task_fall_back(t))
-                n = process_vm_writev(t->tgid, &l, 1, &r, 1, 0);
+        pid_t pid = task_vm_pid(t);
+        if (pid < 0)
+                return -ESRCH;
+        ssize_t n = process_vm_writev(pid, &l, 1, &r, 1, 0);
         if (n < 0)
                 return vm_errno();
         return (size_t) n == len ? 0 : -EFAULT;
@@ -180,9 +184,10 @@ ssize_t io_task_writev(struct io_task *t, const struct iovec *riov, unsigned nr,
         if (len == 0)
                 return 0;
         struct iovec l = { .iov_base = (void *) src, .iov_len = len };
-        ssize_t n = process_vm_writev(t->tid, &l, 1, riov, nr, 0);
-        if (n < 0 && task_fall_back(t))
-                n = process_vm_writev(t->tgid, &l, 1, riov, nr, 0);
+        pid_t pid = task_vm_pid(t);
+        if (pid < 0)
+                return -ESRCH;
+        ssize_t n = process_vm_writev(pid, &l, 1, riov, nr, 0);
         if (n < 0)
                 return vm_errno();
         return n == 0 ? -EFAULT : n;
@@ -192,9 +197,10 @@ ssize_t io_task_readv(struct io_task *t, const struct iovec *riov, unsigned nr, 
         if (len == 0)
                 return 0;
         struct iovec l = { .iov_base = dst, .iov_len = len };
-        ssize_t n = process_vm_readv(t->tid, &l, 1, riov, nr, 0);
-        if (n < 0 && task_fall_back(t))
-                n = process_vm_readv(t->tgid, &l, 1, riov, nr, 0);
+        pid_t pid = task_vm_pid(t);
+        if (pid < 0)
+                return -ESRCH;
+        ssize_t n = process_vm_readv(pid, &l, 1, riov, nr, 0);
         if (n < 0)
                 return vm_errno();
         return n == 0 ? -EFAULT : n;
@@ -203,9 +209,10 @@ ssize_t io_task_readv(struct io_task *t, const struct iovec *riov, unsigned nr, 
 int io_task_getfd(struct io_task *t, int fd) {
         if (fd < 0)
                 return -EBADF;
-        int r = (int) syscall(SYS_pidfd_getfd, t->pidfd, fd, 0);
-        if (r < 0 && task_fall_back(t))
-                r = (int) syscall(SYS_pidfd_getfd, task_process_pidfd(t), fd, 0);
+        int pidfd = task_fd_pidfd(t);
+        if (pidfd < 0)
+                return -ESRCH;
+        int r = (int) syscall(SYS_pidfd_getfd, pidfd, fd, 0);
         if (r < 0)
                 return errno == EBADF ? -EBADF : negative_errno();
         return r;

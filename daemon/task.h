@@ -22,7 +22,7 @@ struct io_task {
         pid_t tid;      /* in the daemon's pid namespace */
         pid_t tgid;     /* its process: serves requests the thread outlived */
         int pidfd;
-        int tgid_pidfd; /* opened once the thread is gone; atomic, -1 until then */
+        int tgid_pidfd; /* on the process, from creation; -1 for a leader */
 };
 
 /* Open a handle on @tid. Returns 0 or -errno (-ESRCH when gone). */
@@ -34,8 +34,11 @@ void io_task_unrefp(struct io_task **t);
 /* The task's thread group id (its process), or -ESRCH. */
 pid_t io_task_tgid(struct io_task *t);
 
-/* Is the task still alive? Narrows pid-reuse races before asynchronous
- * writes into its memory. */
+/* Is the thread still alive? A cached handle is only reused then. */
+bool io_task_thread_alive(struct io_task *t);
+
+/* Can its requests still reach its memory (the thread, or after its exit
+ * its process)? Narrows pid-reuse races before asynchronous writes. */
 bool io_task_alive(struct io_task *t);
 
 /* Copy @len bytes from the task's @addr. Returns 0, -EFAULT when any byte is

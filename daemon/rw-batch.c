@@ -176,7 +176,16 @@ void io_rw_batch_flush(void) {
         struct iovec liov[RW_BATCH_MAX], riov[RW_BATCH_MAX];
         unsigned i = 0;
 
-        if (batch_aio && nr_items > 0)
+        if (batch_aio && nr_items == 1) {
+                /* One read: a preadv2() is one syscall, AIO two. */
+                struct rw_batch_item *it = &items[0];
+                struct iovec l = { it->buf, it->len };
+                ssize_t n = preadv2(it->req->file, &l, 1, (off_t) it->iocb.aio_offset, RWF_NOWAIT);
+                if (n < 0 || (size_t) n != it->len) {
+                        rw_batch_punt(it->req);
+                        nr_items = 0;
+                }
+        } else if (batch_aio && nr_items > 1)
                 rw_batch_run_aio();
 
         while (i < nr_items) {

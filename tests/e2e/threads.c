@@ -132,9 +132,28 @@ static void *reaper_main(void *arg) {
         return NULL;
 }
 
+/* Start the reaper and the submitters, wait for all, count what came back. */
+static void run_submitters_and_reaper(int reaper_seconds, unsigned *ret_missing, unsigned *ret_dups) {
+        pthread_t th, subs[MAX_SUBMITTERS];
+        unsigned missing = 0, dups = 0;
+
+        t_assert(pthread_create(&th, NULL, reaper_main, NULL) == 0, "pthread_create");
+        for (uintptr_t i = 0; i < SUBMITTERS; i++)
+                t_assert(pthread_create(&subs[i], NULL, submitter_main, (void *) i) == 0, "pthread_create");
+        for (unsigned i = 0; i < SUBMITTERS; i++)
+                pthread_join(subs[i], NULL);
+        if (!join_within(th, reaper_seconds, NULL))
+                t_fail("reaper still waiting: %u of %u CQEs arrived", reaped, TOTAL);
+        for (unsigned i = 0; i < TOTAL; i++) {
+                missing += seen[i] == 0;
+                dups += seen[i] > 1;
+        }
+        *ret_missing = missing;
+        *ret_dups = dups;
+}
+
 static int stress(void) {
         struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = 8192 };
-        pthread_t th, subs[MAX_SUBMITTERS];
         char block[1024];
 
         SUBMITTERS = 8;
@@ -147,18 +166,8 @@ static int stress(void) {
         t_assert(pwrite(data_fd, block, sizeof(block), 0) == (ssize_t) sizeof(block), "pwrite");
         t_ring_init(&ring, 256, &p);
 
-        t_assert(pthread_create(&th, NULL, reaper_main, NULL) == 0, "pthread_create");
-        for (uintptr_t i = 0; i < SUBMITTERS; i++)
-                t_assert(pthread_create(&subs[i], NULL, submitter_main, (void *) i) == 0, "pthread_create");
-        for (unsigned i = 0; i < SUBMITTERS; i++)
-                pthread_join(subs[i], NULL);
-        if (!join_within(th, 120, NULL))
-                t_fail("reaper still waiting: %u of %u CQEs arrived", reaped, TOTAL);
-        unsigned missing = 0, dups = 0;
-        for (unsigned i = 0; i < TOTAL; i++) {
-                missing += seen[i] == 0;
-                dups += seen[i] > 1;
-        }
+        unsigned missing, dups;
+        run_submitters_and_reaper(120, &missing, &dups);
         /* The reads landed: every thread's read buffer holds bytes 112-127. */
         unsigned bad = 0;
         for (unsigned t = 0; t < SUBMITTERS; t++)
@@ -171,7 +180,7 @@ static int stress(void) {
 
 int main(int argc, char **argv) {
         struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = 4096 };
-        pthread_t th, subs[MAX_SUBMITTERS];
+        pthread_t th;
         void *ret;
 
         t_backend();
@@ -202,18 +211,8 @@ int main(int argc, char **argv) {
         printf("waiter woken by another thread's NOP: %d of 20\n", woken);
 
         /* 2. Four submitters, one reaper. */
-        t_assert(pthread_create(&th, NULL, reaper_main, NULL) == 0, "pthread_create");
-        for (uintptr_t i = 0; i < SUBMITTERS; i++)
-                t_assert(pthread_create(&subs[i], NULL, submitter_main, (void *) i) == 0, "pthread_create");
-        for (unsigned i = 0; i < SUBMITTERS; i++)
-                pthread_join(subs[i], NULL);
-        if (!join_within(th, 30, NULL))
-                t_fail("reaper still waiting: %u of %u CQEs arrived", reaped, TOTAL);
-        unsigned missing = 0, dups = 0;
-        for (unsigned i = 0; i < TOTAL; i++) {
-                missing += seen[i] == 0;
-                dups += seen[i] > 1;
-        }
+        unsigned missing, dups;
+        run_submitters_and_reaper(30, &missing, &dups);
         printf("%u threads x %u NOPs: reaped=%u missing=%u duplicated=%u\n", SUBMITTERS, PER_THREAD, reaped,
                missing, dups);
 

@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/kcmp.h>
 #include <unistd.h>
 #include <systemd/sd-event.h>
 
@@ -43,17 +45,43 @@
 
 #define IO_POLL_UNMASK (POLLERR | POLLHUP | POLLNVAL | POLLRDHUP)
 
+/*
+ * The polls of one ring on one open file description share one epoll
+ * registration on one dup of it, as the kernel's waitqueue entries share
+ * the file: 30,000 polls on a pipe hold one fd, not 30,000.
+ */
+struct io_poll_file {
+        struct list_head node;          /* ctx->poll_file_hash bucket, by inode */
+        struct list_head polls;         /* io_poll.pf_node */
+        sd_event_source *source;
+        int fd;                         /* our dup of the file */
+        dev_t dev;
+        ino_t ino;
+        uint32_t epoll_events, poll_events; /* unions over the polls */
+        unsigned refs;                  /* polls, and pins while in use */
+        /* Not dispatched since it was made: epoll reports a file that was
+         * ready then by itself, to every poll joined until then. */
+        bool fresh;
+};
+
 struct io_poll {
         struct list_head node;          /* ctx->poll_list while waiting */
         struct list_head hash_node;     /* ctx->poll_hash, by user_data */
-        sd_event_source *source;
-        int fd;                         /* our dup of the file, or -1 */
+        int fd;                         /* ring polls: our dup of the task's pidfd, or -1 */
         uint32_t events;                /* poll(2) bits asked for */
         bool multishot;
-        /* Polling a uringd ring: readiness is the ring's own state. */
-        struct io_ring_ctx *target;     /* reference */
-        struct list_head ring_node;     /* target->ring_pollers */
-        sd_event_source *exit_source;   /* the submitting task's pidfd */
+        bool ring;                      /* polls a uringd ring, not a file */
+        union {
+                struct {                /* a file */
+                        struct io_poll_file *pf;
+                        struct list_head pf_node;
+                };
+                struct {                /* a ring: readiness is its own state */
+                        struct io_ring_ctx *target;     /* reference */
+                        struct list_head ring_node;     /* target->ring_pollers */
+                        sd_event_source *exit_source;   /* the submitting task's pidfd */
+                };
+        };
 };
 
 struct async_poll {
@@ -91,9 +119,9 @@ int io_poll_add_prep(struct io_kiocb *req, const struct io_uring_sqe *sqe) {
 
         list_init(&p->node);
         list_init(&p->hash_node);
-        list_init(&p->ring_node);
-        p->target = NULL;
-        p->exit_source = NULL;
+        p->ring = false;
+        p->pf = NULL;
+        list_init(&p->pf_node);
         p->fd = -1;
         p->events = io_poll_parse_events(sqe);
         p->multishot = flags & IORING_POLL_ADD_MULTI;
@@ -133,12 +161,34 @@ static struct list_head *io_poll_bucket(struct io_ring_ctx *ctx, uint64_t user_d
 static int io_poll_hash_init(struct io_ring_ctx *ctx) {
         if (ctx->poll_hash)
                 return 0;
-        ctx->poll_hash = malloc(sizeof(struct list_head) << POLL_HASH_BITS);
+        /* One allocation: the user_data buckets, then the inode buckets. */
+        ctx->poll_hash = malloc(2 * (sizeof(struct list_head) << POLL_HASH_BITS));
         if (!ctx->poll_hash)
                 return -ENOMEM;
-        for (unsigned i = 0; i < 1U << POLL_HASH_BITS; i++)
+        for (unsigned i = 0; i < 2U << POLL_HASH_BITS; i++)
                 list_init(&ctx->poll_hash[i]);
         return 0;
+}
+
+static struct list_head *io_poll_file_bucket(struct io_ring_ctx *ctx, ino_t ino) {
+        uint64_t h = (uint64_t) ino * 0x9e3779b97f4a7c15ULL;
+        return &ctx->poll_hash[(1U << POLL_HASH_BITS) + (h >> (64 - POLL_HASH_BITS))];
+}
+
+static struct io_poll_file *io_poll_file_pin(struct io_poll_file *pf) {
+        pf->refs++;
+        return pf;
+}
+
+static void io_poll_file_put(struct io_poll_file *pf) {
+        if (!pf || --pf->refs > 0)
+                return;
+        list_del_init(&pf->node);
+        /* The source before the fd: epoll forgets an fd only when its
+         * file description goes, and the app keeps it open. */
+        sd_event_source_disable_unref(pf->source);
+        safe_close(pf->fd);
+        free(pf);
 }
 
 /* Stop waiting, keeping our dup of the file when @keep_fd (an update arms
@@ -152,17 +202,23 @@ static void __io_poll_disarm(struct io_kiocb *req, bool keep_fd) {
         list_del_init(&p->node);
         list_del_init(&p->hash_node);
         req->flags &= ~REQ_F_POLLED;
-        /* Sources before the fd: epoll forgets an fd only when its file
-         * description goes, and ours are dups of descriptions kept open. */
-        p->source = sd_event_source_disable_unref(p->source);
+        if (!p->ring) {
+                list_del_init(&p->pf_node);
+                io_poll_file_put(p->pf);
+                p->pf = NULL;
+                return;
+        }
+        /* The source before the fd: epoll forgets an fd only when its file
+         * description goes, and ours is a dup of one kept open. */
         p->exit_source = sd_event_source_disable_unref(p->exit_source);
         if (!keep_fd)
                 p->fd = safe_close(p->fd);
-        if (p->target) {
-                list_del_init(&p->ring_node);
-                io_ring_ctx_unref(p->target);
-                p->target = NULL;
-        }
+        list_del_init(&p->ring_node);
+        io_ring_ctx_unref(p->target);
+        p->target = NULL;
+        p->ring = false;
+        p->pf = NULL;
+        list_init(&p->pf_node);
 }
 
 static void io_poll_disarm(struct io_kiocb *req) {
@@ -173,16 +229,13 @@ void io_poll_cleanup(struct io_kiocb *req) {
         io_poll_disarm(req);
 }
 
-static int io_poll_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        struct io_kiocb *req = userdata;
+/* Complete or, multishot, post: @mask is ready for @req. */
+static void io_poll_fire(struct io_kiocb *req, int mask) {
         struct io_poll *p = io_kiocb_to_cmd(req, struct io_poll);
-        int mask = io_poll_mask(p->fd, p->events);
 
-        if (mask == 0)
-                return 0;
         if (p->multishot && mask > 0) {
                 io_post_cqe(req->ctx, req->user_data, mask, IORING_CQE_F_MORE, false);
-                return 0;
+                return;
         }
         io_poll_disarm(req);
         if (mask < 0)
@@ -190,33 +243,99 @@ static int io_poll_wake(sd_event_source *s, int fd, uint32_t revents, void *user
         /* A multishot poll ends on an error, as the kernel's does. */
         io_req_set_res(req, mask, 0);
         io_req_complete(req, false);
+}
+
+/* The file signalled: each of its polls looks at the readiness it asked
+ * for, read once with poll(2), as the kernel reads vfs_poll() again. */
+static int io_poll_file_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct io_poll_file *pf = io_poll_file_pin(userdata);
+        int mask = io_poll_mask(pf->fd, pf->poll_events);
+        struct io_poll *p, *n;
+
+        pf->fresh = false;
+        if (mask != 0)
+                list_for_each_entry_safe(p, n, &pf->polls, pf_node) {
+                        int m = mask < 0 ? mask : mask & (int) (p->events | IO_POLL_UNMASK);
+                        if (m)
+                                io_poll_fire(cmd_to_io_kiocb(p), m);
+                }
+        io_poll_file_put(pf);
         return 0;
 }
 
-/* Wait for readiness, on our dup of the file (kept from a previous arm by
- * an update). Returns 0 or -errno. */
+/* The ring's registration for the file of @req, found (0) or made (1),
+ * pinned. */
+static int io_poll_file_get(struct io_kiocb *req, struct io_poll_file **ret) {
+        struct io_ring_ctx *ctx = req->ctx;
+        pid_t self = getpid();
+        struct io_poll_file *pf;
+        struct list_head *bucket;
+        struct stat st;
+        int r;
+
+        if (fstat(req->file, &st) < 0)
+                return negative_errno();
+        bucket = io_poll_file_bucket(ctx, st.st_ino);
+        list_for_each_entry(pf, bucket, node)
+                if (pf->ino == st.st_ino && pf->dev == st.st_dev &&
+                    syscall(SYS_kcmp, self, self, KCMP_FILE, pf->fd, req->file) == 0) {
+                        *ret = io_poll_file_pin(pf);
+                        return 0;
+                }
+
+        pf = calloc(1, sizeof(*pf));
+        if (!pf)
+                return -ENOMEM;
+        list_init(&pf->polls);
+        pf->dev = st.st_dev;
+        pf->ino = st.st_ino;
+        pf->fd = fcntl(req->file, F_DUPFD_CLOEXEC, 3);
+        if (pf->fd < 0) {
+                r = negative_errno();
+                free(pf);
+                return r;
+        }
+        pf->epoll_events = EPOLLRDHUP | EPOLLET;
+        r = sd_event_add_io(ctx->manager->event, &pf->source, pf->fd, pf->epoll_events, io_poll_file_wake, pf);
+        if (r < 0) {
+                safe_close(pf->fd);
+                free(pf);
+                return r;
+        }
+        pf->refs = 1;
+        pf->fresh = true;
+        list_add_tail(&pf->node, bucket);
+        *ret = pf;
+        return 1;
+}
+
+/* Wait for readiness on the ring's shared registration for the file.
+ * Returns 1 when epoll is still to report the file's readiness at the
+ * time the registration was made (to this poll too), 0 when that is past,
+ * or -errno (-EPERM: epoll refuses the file). */
 static int io_poll_arm(struct io_kiocb *req) {
         struct io_poll *p = io_kiocb_to_cmd(req, struct io_poll);
+        struct io_poll_file *pf;
+        uint32_t e = io_poll_epoll_events(p->events);
         int r;
 
         r = io_poll_hash_init(req->ctx);
         if (r < 0)
                 return r;
-        if (p->fd < 0) {
-                p->fd = fcntl(req->file, F_DUPFD_CLOEXEC, 3);
-                if (p->fd < 0)
-                        return negative_errno();
+        int created = io_poll_file_get(req, &pf);
+        if (created < 0)
+                return created;
+        pf->poll_events |= p->events;
+        if ((pf->epoll_events | e) != pf->epoll_events) {
+                pf->epoll_events |= e;
+                (void) sd_event_source_set_io_events(pf->source, pf->epoll_events);
         }
-        r = sd_event_add_io(req->ctx->manager->event, &p->source, p->fd, io_poll_epoll_events(p->events),
-                            io_poll_wake, req);
-        if (r < 0) {
-                p->fd = safe_close(p->fd);
-                return r;
-        }
+        p->pf = pf; /* the pin is the poll's reference */
+        list_add_tail(&p->pf_node, &pf->polls);
         req->flags |= REQ_F_POLLED;
         list_add_tail(&p->node, &req->ctx->poll_list);
         list_add_tail(&p->hash_node, io_poll_bucket(req->ctx, req->user_data));
-        return 0;
+        return created || pf->fresh;
 }
 
 /* The uringd ring behind @fd, if it is one (a memfd of ours). */
@@ -298,6 +417,7 @@ static int io_ring_poll_add(struct io_kiocb *req, struct io_ring_ctx *target) {
                 p->fd = safe_close(p->fd);
                 return r;
         }
+        p->ring = true;
         p->target = io_ring_ctx_ref(target);
         req->flags |= REQ_F_POLLED;
         list_add_tail(&p->node, &req->ctx->poll_list);
@@ -321,9 +441,14 @@ int io_poll_add(struct io_kiocb *req, unsigned issue_flags) {
                 io_req_set_res(req, mask, 0);
                 return IOU_OK;
         }
-        /* Multishot and ready: the edge-triggered source reports the
-         * current state once, right away. */
         r = io_poll_arm(req);
+        /* Multishot and ready: a shared registration saw that edge
+         * already, so report the current state once, right away (a new
+         * one reports it by itself). */
+        if (r == 0 && mask)
+                io_post_cqe(req->ctx, req->user_data, mask, IORING_CQE_F_MORE, false);
+        if (r > 0)
+                r = 0;
         if (r == -EPERM) {
                 /* A file epoll refuses (a regular file) never waits: the
                  * kernel completes it once with its mask, MORE or not. */
@@ -494,7 +619,10 @@ int io_poll_remove(struct io_kiocb *req, unsigned issue_flags) {
                 io_req_set_res(req, -ENOENT, 0);
                 return IOU_OK;
         }
-        /* An update arms the same file again: keep our dup of it. */
+        /* An update arms the same file again: keep its registration (or
+         * the ring poll's pidfd dup) through the re-arm. */
+        p = io_kiocb_to_cmd(preq, struct io_poll);
+        struct io_poll_file *pin = !p->ring && p->pf ? io_poll_file_pin(p->pf) : NULL;
         __io_poll_disarm(preq, upd->update_events || upd->update_user_data);
 
         if (upd->update_events || upd->update_user_data) {
@@ -517,6 +645,7 @@ int io_poll_remove(struct io_kiocb *req, unsigned issue_flags) {
         /* Removed (or the update failed): the poll ends, after our CQE. */
         io_req_task_work_add(preq, io_poll_complete_cancelled);
 out:
+        io_poll_file_put(pin);
         io_req_set_res(req, 0, 0);
         return IOU_OK;
 }

@@ -354,6 +354,17 @@ static void fill_op(struct g *g) {
         }
 }
 
+/* The LINK_TIMEOUT guarding the op just made. A target that completes at
+ * once gets 5 s: a short timer must not race it on a loaded machine. */
+static struct g *new_link_timeout(struct gen_state *st) {
+        struct g *g = new_g(st, K_LINK_TIMEOUT);
+
+        fill_op(g);
+        if (g[-1].kind != K_POLL_NEVER)
+                g->ms = 5000;
+        return g;
+}
+
 static uint8_t link_flag(void) {
         unsigned both = opt_flags & (F_LINK | F_HARDLINK);
         if (both == (F_LINK | F_HARDLINK))
@@ -409,12 +420,7 @@ static void gen_batch(struct gen_state *st, int budget) {
                                         g->flags = IOSQE_IO_LINK | (chance(30) ? IOSQE_IO_HARDLINK : 0);
                                         if (g->flags & IOSQE_IO_HARDLINK)
                                                 g->flags = IOSQE_IO_HARDLINK;
-                                        g = new_g(st, K_LINK_TIMEOUT);
-                                        fill_op(g);
-                                        /* a target that completes at once: the timer
-                                         * must not race it on a loaded machine */
-                                        if (g[-1].kind != K_POLL_NEVER)
-                                                g->ms = 5000;
+                                        g = new_link_timeout(st);
                                         last = (i >= len - 2) || ng >= budget;
                                         if (!last)
                                                 g->flags = IOSQE_IO_LINK;
@@ -425,12 +431,7 @@ static void gen_batch(struct gen_state *st, int budget) {
                                 } else if (!pending_head && (opt_ops & O_LINKTO) && chance(10) && ng + 2 <= budget) {
                                         g = new_g(st, K_NOP);
                                         g->flags = IOSQE_IO_LINK;
-                                        g = new_g(st, K_LINK_TIMEOUT);
-                                        fill_op(g);
-                                        /* a target that completes at once: the timer
-                                         * must not race it on a loaded machine */
-                                        if (g[-1].kind != K_POLL_NEVER)
-                                                g->ms = 5000;
+                                        g = new_link_timeout(st);
                                         last = (i >= len - 2) || ng >= budget;
                                         if (!last)
                                                 g->flags = IOSQE_IO_LINK;

@@ -217,7 +217,8 @@ static void aio_finish_reads(struct aio_req **reads, int64_t *res, unsigned n) {
 
                 for (j = i; j < n && reads[j]->req->task == task; j++)
                         ;
-                /* Long after the call: is the tid still the app's thread? */
+                /* Long after the call: does the thread, or its process,
+                 * still live? */
                 alive = io_task_alive(task);
                 for (k = i; k < j;) {
                         unsigned nv = 0;
@@ -230,7 +231,7 @@ static void aio_finish_reads(struct aio_req **reads, int64_t *res, unsigned n) {
                                         nv++;
                                 }
                         if (nv > 0 && alive)
-                                done = process_vm_writev(task->tid, liov, nv, riov, nv, 0);
+                                done = io_task_vm_writev(task, liov, nv, riov, nv);
                         if (done < 0)
                                 done = 0;
                         for (; k < j; k++) {

@@ -197,7 +197,7 @@ void io_rw_batch_flush(void) {
                         liov[n] = (struct iovec) { items[j].buf, items[j].len };
                         riov[n] = (struct iovec) { (void *) (uintptr_t) items[j].addr, items[j].len };
                 }
-                done = process_vm_writev(task->tid, liov, n, riov, n, 0);
+                done = io_task_vm_writev(task, liov, n, riov, n);
                 if (done < 0)
                         done = 0;
                 /* The copy stops at the first fault: a prefix of the items

@@ -80,27 +80,31 @@ static bool pidfd_alive(int pidfd) {
         return pidfd >= 0 && poll(&p, 1, 0) == 0;
 }
 
-/*
- * Whom to reach for @t's memory: the thread while it lives; once it is gone
- * its process, as long as the pidfd taken at creation says it lives (the
- * kernel goes on with an exited thread's requests). -ESRCH otherwise: a
- * number never retried after it died, as it may be someone else's by now.
- */
-static pid_t task_vm_pid(struct io_task *t) {
-        if (pidfd_alive(t->pidfd))
-                return t->tid;
-        if (pidfd_alive(t->tgid_pidfd))
-                return t->tgid;
-        return -ESRCH;
-}
+typedef ssize_t (*vm_fn)(pid_t, const struct iovec *, unsigned long, const struct iovec *, unsigned long,
+                        unsigned long);
 
-/* Likewise for its fds: the pidfd to take them through. */
-static int task_fd_pidfd(struct io_task *t) {
-        if (pidfd_alive(t->pidfd))
-                return t->pidfd;
-        if (pidfd_alive(t->tgid_pidfd))
-                return t->tgid_pidfd;
-        return -1;
+/*
+ * process_vm_readv/writev on @t: on the thread while it lives; once it is
+ * gone, or exiting (its memory goes before its pidfd says so), on its
+ * process, as long as the pidfd taken at creation says that lives (the
+ * kernel goes on with an exited thread's requests). A number is never used
+ * after its pidfd said it died: it may be someone else's by now. Returns
+ * the bytes moved, or -1 with errno.
+ */
+static ssize_t task_vm(struct io_task *t, vm_fn fn, const struct iovec *liov, unsigned lnr,
+                       const struct iovec *riov, unsigned rnr) {
+        ssize_t n;
+
+        if (pidfd_alive(t->pidfd)) {
+                n = fn(t->tid, liov, lnr, riov, rnr, 0);
+                if (n >= 0 || errno != ESRCH)
+                        return n;
+        }
+        if (!pidfd_alive(t->tgid_pidfd)) {
+                errno = ESRCH;
+                return -1;
+        }
+        return fn(t->tgid, liov, lnr, riov, rnr, 0);
 }
 
 struct io_task *io_task_ref(struct io_task *t) {
@@ -127,7 +131,7 @@ bool io_task_thread_alive(struct io_task *t) {
 }
 
 bool io_task_alive(struct io_task *t) {
-        return task_vm_pid(t) > 0;
+        return pidfd_alive(t->pidfd) || pidfd_alive(t->tgid_pidfd);
 }
 
 static int vm_errno(void) {
@@ -150,10 +154,7 @@ int io_task_read(struct io_task *t, void *dst, uint64_t addr, size_t len) {
                 return -EFAULT;
         struct iovec l = { .iov_base = dst, .iov_len = len };
         struct iovec r = { .iov_base = (void *) (uintptr_t) addr, .iov_len = len };
-        pid_t pid = task_vm_pid(t);
-        if (pid < 0)
-                return -ESRCH;
-        ssize_t n = process_vm_readv(pid, &l, 1, &r, 1, 0);
+        ssize_t n = task_vm(t, process_vm_readv, &l, 1, &r, 1);
         if (n < 0)
                 return vm_errno();
         return (size_t) n == len ? 0 : -EFAULT;
@@ -166,10 +167,7 @@ int io_task_write(struct io_task *t, uint64_t addr, const void *src, size_t len)
                 return -EFAULT;
         struct iovec l = { .iov_base = (void *) src, .iov_len = len };
         struct iovec r = { .iov_base = (void *) (uintptr_t) addr, .iov_len = len };
-        pid_t pid = task_vm_pid(t);
-        if (pid < 0)
-                return -ESRCH;
-        ssize_t n = process_vm_writev(pid, &l, 1, &r, 1, 0);
+        ssize_t n = task_vm(t, process_vm_writev, &l, 1, &r, 1);
         if (n < 0)
                 return vm_errno();
         return (size_t) n == len ? 0 : -EFAULT;
@@ -184,10 +182,7 @@ ssize_t io_task_writev(struct io_task *t, const struct iovec *riov, unsigned nr,
         if (len == 0)
                 return 0;
         struct iovec l = { .iov_base = (void *) src, .iov_len = len };
-        pid_t pid = task_vm_pid(t);
-        if (pid < 0)
-                return -ESRCH;
-        ssize_t n = process_vm_writev(pid, &l, 1, riov, nr, 0);
+        ssize_t n = task_vm(t, process_vm_writev, &l, 1, riov, nr);
         if (n < 0)
                 return vm_errno();
         return n == 0 ? -EFAULT : n;
@@ -197,22 +192,29 @@ ssize_t io_task_readv(struct io_task *t, const struct iovec *riov, unsigned nr, 
         if (len == 0)
                 return 0;
         struct iovec l = { .iov_base = dst, .iov_len = len };
-        pid_t pid = task_vm_pid(t);
-        if (pid < 0)
-                return -ESRCH;
-        ssize_t n = process_vm_readv(pid, &l, 1, riov, nr, 0);
+        ssize_t n = task_vm(t, process_vm_readv, &l, 1, riov, nr);
         if (n < 0)
                 return vm_errno();
         return n == 0 ? -EFAULT : n;
 }
 
+ssize_t io_task_vm_writev(struct io_task *t, const struct iovec *liov, unsigned lnr, const struct iovec *riov,
+                          unsigned rnr) {
+        ssize_t n = task_vm(t, process_vm_writev, liov, lnr, riov, rnr);
+        return n < 0 ? vm_errno() : n;
+}
+
 int io_task_getfd(struct io_task *t, int fd) {
+        int r = -1;
+
         if (fd < 0)
                 return -EBADF;
-        int pidfd = task_fd_pidfd(t);
-        if (pidfd < 0)
-                return -ESRCH;
-        int r = (int) syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+        /* Through the thread, else (gone, or exiting) its process, as above. */
+        errno = ESRCH;
+        if (pidfd_alive(t->pidfd))
+                r = (int) syscall(SYS_pidfd_getfd, t->pidfd, fd, 0);
+        if (r < 0 && errno == ESRCH && pidfd_alive(t->tgid_pidfd))
+                r = (int) syscall(SYS_pidfd_getfd, t->tgid_pidfd, fd, 0);
         if (r < 0)
                 return errno == EBADF ? -EBADF : negative_errno();
         return r;

@@ -55,6 +55,11 @@ int io_task_write(struct io_task *t, uint64_t addr, const void *src, size_t len)
  */
 ssize_t io_task_writev(struct io_task *t, const struct iovec *riov, unsigned nr, const void *src, size_t len);
 
+/* process_vm_writev() of local @liov to the task's @riov, as the others:
+ * the bytes written (a prefix), or -errno. */
+ssize_t io_task_vm_writev(struct io_task *t, const struct iovec *liov, unsigned lnr, const struct iovec *riov,
+                          unsigned rnr);
+
 /* Gather up to @len bytes from the task's iovecs @riov into @dst. Returns the
  * bytes read (a prefix), or -EFAULT when nothing could be read. */
 ssize_t io_task_readv(struct io_task *t, const struct iovec *riov, unsigned nr, void *dst, size_t len);

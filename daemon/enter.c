@@ -140,7 +140,7 @@ static int on_waiter_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                         return 0;
                 }
         }
-        io_waiter_answer(w, io_waiter_done(ctx, w) || io_cqring_events(ctx) > 0 ? 0 : -ETIME);
+        io_waiter_answer(w, io_waiter_done(ctx, w) ? 0 : -ETIME);
         return 0;
 }
 
@@ -236,11 +236,8 @@ static int io_cqring_wait(struct client *c, const struct seccomp_notif *n, struc
         (void) hashmap_put(&m->waiters_by_tid, (uint64_t) w->tid, w);
 
         if (ext->has_ts || ext->min_wait_usec) {
-                struct timespec now_ts;
-                uint64_t now, first;
+                uint64_t now = now_usec(), first;
 
-                clock_gettime(CLOCK_MONOTONIC, &now_ts);
-                now = (uint64_t) now_ts.tv_sec * 1000000ULL + (uint64_t) now_ts.tv_nsec / 1000ULL;
                 if (ext->has_ts)
                         w->deadline = now + MAX(timespec_to_usec(&ext->ts), 1ULL);
                 w->in_min_wait = ext->min_wait_usec > 0;

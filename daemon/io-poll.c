@@ -4,10 +4,11 @@
  *
  * POLL_ADD first asks poll(2) with a zero timeout: a one-shot poll that is
  * ready completes inline with the mask, as the kernel's does. Otherwise it
- * waits as an edge-triggered sd-event I/O source on our own dup of the file
- * (epoll keys on the fd number, and several requests may poll one file);
- * when it fires, the mask is read again with poll(2), as the kernel reads
+ * waits on the ring's one edge-triggered sd-event I/O source for that file
+ * (struct io_poll_file, on our dup of it), shared by all its polls; when it
+ * fires, the mask is read again with poll(2), as the kernel reads
  * vfs_poll() again in its task work, so a spurious wake-up posts nothing.
+ * A POLL_ADD on a uringd ring's fd reports that ring's state instead.
  * A multishot poll posts each mask with IORING_CQE_F_MORE and goes on until
  * it is removed or cancelled, whose CQE (-ECANCELED) has no MORE.
  *
@@ -216,9 +217,6 @@ static void __io_poll_disarm(struct io_kiocb *req, bool keep_fd) {
         list_del_init(&p->ring_node);
         io_ring_ctx_unref(p->target);
         p->target = NULL;
-        p->ring = false;
-        p->pf = NULL;
-        list_init(&p->pf_node);
 }
 
 static void io_poll_disarm(struct io_kiocb *req) {
@@ -330,25 +328,16 @@ static int io_poll_arm(struct io_kiocb *req) {
                 pf->epoll_events |= e;
                 (void) sd_event_source_set_io_events(pf->source, pf->epoll_events);
         }
+        /* A file poll now (an update may re-arm what polled a ring that
+         * died meanwhile): no ring fields, no pidfd dup. */
+        p->ring = false;
+        p->fd = safe_close(p->fd);
         p->pf = pf; /* the pin is the poll's reference */
         list_add_tail(&p->pf_node, &pf->polls);
         req->flags |= REQ_F_POLLED;
         list_add_tail(&p->node, &req->ctx->poll_list);
         list_add_tail(&p->hash_node, io_poll_bucket(req->ctx, req->user_data));
         return created || pf->fresh;
-}
-
-/* The uringd ring behind @fd, if it is one (a memfd of ours). */
-static struct io_ring_ctx *io_poll_ring_target(struct manager *m, int fd) {
-        struct stat st, ring_st;
-        struct io_ring_ctx *target;
-
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-                return NULL;
-        target = manager_ring_by_ino(m, st.st_ino);
-        if (!target || target->dead || fstat(target->memfd, &ring_st) < 0 || ring_st.st_dev != st.st_dev)
-                return NULL;
-        return target;
 }
 
 /* What io_uring_poll() reports for a ring: room in the SQ, CQEs (or
@@ -365,18 +354,10 @@ static int io_ring_poll_mask(struct io_ring_ctx *ctx) {
         return mask;
 }
 
-static void io_ring_poll_complete(struct io_kiocb *req, int mask) {
-        io_poll_disarm(req);
-        if (mask < 0)
-                io_req_set_fail(req);
-        io_req_set_res(req, mask, 0);
-        io_req_complete(req, false);
-}
-
 /* The submitting task exited: as the kernel's io_uring_files_cancel(), a
  * request on a ring fd (tracked in flight) is cancelled with its links. */
 static int io_ring_poll_task_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        io_ring_poll_complete(userdata, -ECANCELED);
+        io_poll_fire(userdata, -ECANCELED);
         return 0;
 }
 
@@ -388,7 +369,7 @@ void io_ring_poll_wake(struct io_ring_ctx *ctx) {
                 int mask = io_ring_poll_mask(ctx) & (int) (p->events | IO_POLL_UNMASK);
 
                 if (mask)
-                        io_ring_poll_complete(req, mask);
+                        io_poll_fire(req, mask);
         }
 }
 
@@ -400,7 +381,7 @@ static int io_ring_poll_add(struct io_kiocb *req, struct io_ring_ctx *target) {
         /* A ring's wake-ups carry no event mask: the kernel ends even a
          * multishot poll on it with its first CQE. */
         p->multishot = false;
-        if (mask && !p->multishot) {
+        if (mask) {
                 io_req_set_res(req, mask, 0);
                 return IOU_OK;
         }
@@ -428,7 +409,7 @@ static int io_ring_poll_add(struct io_kiocb *req, struct io_ring_ctx *target) {
 
 int io_poll_add(struct io_kiocb *req, unsigned issue_flags) {
         struct io_poll *p = io_kiocb_to_cmd(req, struct io_poll);
-        struct io_ring_ctx *target = io_poll_ring_target(req->ctx->manager, req->file);
+        struct io_ring_ctx *target = io_ring_by_file(req->ctx->manager, req->file);
         int mask, r;
 
         if (target)

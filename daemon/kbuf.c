@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include "kbuf.h"
@@ -116,24 +117,30 @@ int io_remove_buffers_prep(struct io_kiocb *req, const struct io_uring_sqe *sqe)
         return 0;
 }
 
+/* Free up to @nr buffers of @bl from its head. Returns how many. */
+static unsigned __io_remove_buffers(struct io_ring_ctx *ctx, struct io_buffer_list *bl, unsigned nr) {
+        unsigned removed = 0;
+
+        while (removed < nr && !list_empty(&bl->bufs)) {
+                struct io_buffer *b = list_first_entry(&bl->bufs, struct io_buffer, node);
+                list_del_init(&b->node);
+                free(b);
+                ctx->nr_buffers--;
+                removed++;
+        }
+        return removed;
+}
+
 int io_remove_buffers(struct io_kiocb *req, unsigned issue_flags) {
         struct io_provide_buf *p = io_kiocb_to_cmd(req, struct io_provide_buf);
         struct io_buffer_list *bl = io_buffer_get_list(req->ctx, p->bgid);
-        int removed = 0;
 
         if (!bl) {
                 io_req_set_fail(req);
                 io_req_set_res(req, -ENOENT, 0);
                 return IOU_OK;
         }
-        while ((uint32_t) removed < p->nbufs && !list_empty(&bl->bufs)) {
-                struct io_buffer *b = list_first_entry(&bl->bufs, struct io_buffer, node);
-                list_del_init(&b->node);
-                free(b);
-                req->ctx->nr_buffers--;
-                removed++;
-        }
-        io_req_set_res(req, removed, 0);
+        io_req_set_res(req, (int32_t) __io_remove_buffers(req->ctx, bl, p->nbufs), 0);
         return IOU_OK;
 }
 
@@ -189,11 +196,7 @@ uint32_t io_put_kbuf(struct io_kiocb *req) {
 void io_destroy_buffers(struct io_ring_ctx *ctx) {
         while (!list_empty(&ctx->buffer_lists)) {
                 struct io_buffer_list *bl = list_first_entry(&ctx->buffer_lists, struct io_buffer_list, node);
-                while (!list_empty(&bl->bufs)) {
-                        struct io_buffer *b = list_first_entry(&bl->bufs, struct io_buffer, node);
-                        list_del_init(&b->node);
-                        free(b);
-                }
+                __io_remove_buffers(ctx, bl, UINT_MAX);
                 list_del_init(&bl->node);
                 free(bl);
         }

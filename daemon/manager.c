@@ -82,14 +82,7 @@ static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 /* Runs after every dispatched event source: a timer or poll callback that
  * completed a request leaves task work and waiters to wake behind it. */
 static int on_post(sd_event_source *s, void *userdata) {
-        struct manager *m = userdata;
-        bool pending;
-
-        pthread_mutex_lock(&m->wake_lock);
-        pending = !list_empty(&m->wake_list) || !list_empty(&m->task_list);
-        pthread_mutex_unlock(&m->wake_lock);
-        if (pending)
-                manager_process_wakes(m);
+        manager_process_wakes(userdata);
         return 0;
 }
 

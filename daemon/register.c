@@ -157,23 +157,23 @@ static int io_register_enable_rings(struct io_ring_ctx *ctx, struct io_task *t) 
 }
 
 static int io_register_iowq_max_workers(struct io_ring_ctx *ctx, struct io_task *t, uint64_t arg) {
-        uint32_t counts[2];
-        unsigned cur[IO_WQ_ACCT_NR];
+        unsigned counts[IO_WQ_ACCT_NR];
         int r;
 
+        /* The ABI's __u32[2]: bounded, unbounded. */
+        assert_cc(sizeof(counts) == 2 * sizeof(uint32_t));
         r = io_task_read(t, counts, arg, sizeof(counts));
         if (r < 0)
                 return r;
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < IO_WQ_ACCT_NR; i++)
                 if (counts[i] > INT_MAX)
                         return -EINVAL;
         /* The kernel caps at the app's RLIMIT_NPROC; our threads are the
          * daemon's, shared by every app: cap at the pool's own maximum. */
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < IO_WQ_ACCT_NR; i++) {
                 counts[i] = MIN(counts[i], IO_WQ_UNBOUNDED_MAX);
                 if (counts[i])
                         ctx->iowq_limits[i] = counts[i];
-                cur[i] = counts[i];
         }
         /* The pool is made on first use: create it, so that the caps it
          * reports back are the ones that apply. */
@@ -182,9 +182,7 @@ static int io_register_iowq_max_workers(struct io_ring_ctx *ctx, struct io_task 
                 if (r < 0)
                         return r;
         }
-        io_wq_max_workers(ctx->wq, cur);
-        for (int i = 0; i < 2; i++)
-                counts[i] = cur[i];
+        io_wq_max_workers(ctx->wq, counts);
         return io_task_write(t, arg, counts, sizeof(counts));
 }
 

@@ -120,6 +120,7 @@ int io_ring_ctx_new(struct manager *m, struct io_uring_params *p, struct io_ring
                 goto fail;
         }
         ctx->ino = st.st_ino;
+        ctx->dev = st.st_dev;
 
         ctx->sq_region = map_region(ctx->memfd, IORING_OFF_SQ_RING, ctx->layout.sq_region_size);
         ctx->cq_region = map_region(ctx->memfd, IORING_OFF_CQ_RING, ctx->layout.cq_region_size);
@@ -275,13 +276,15 @@ drop:
         io_eventfd_mark(ctx, async);
 }
 
-/* DEFER_TASKRUN, under completion_lock: hold a completion for the issuer.
- * The first one held raises IORING_SQ_TASKRUN and the eventfd, as the
- * kernel's io_req_local_work_add(). False when out of memory. */
+/* Under completion_lock: hold a completion until the app reaps (see
+ * io_ring_holds_completions()). With DEFER_TASKRUN, the first one held
+ * raises IORING_SQ_TASKRUN and the eventfd, as the kernel's
+ * io_req_local_work_add(). False when it cannot be held: out of memory, or
+ * past the bound that overflowed CQEs have too; it is then posted. */
 static bool io_local_work_add(struct io_ring_ctx *ctx, const struct io_uring_cqe *cqe, bool async) {
-        struct io_overflow_cqe *o = malloc(sizeof(*o));
+        struct io_overflow_cqe *o;
 
-        if (!o)
+        if (ctx->nr_local_work >= IO_OVERFLOW_MAX || !(o = malloc(sizeof(*o))))
                 return false;
         o->cqe = *cqe;
         /* IOPOLL completions are simply found by the next reap. */
@@ -321,11 +324,9 @@ void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint3
         bool inline_completion = in_event_loop && ctx->submitting;
 
         pthread_mutex_lock(&ctx->completion_lock);
-        /* DEFER_TASKRUN: only a batch's inline completions post at once. */
-        /* Held completions are bounded like overflowed ones: past the
-         * bound they go to the CQ (or overflow) at once. */
-        if (!io_ring_holds_completions(ctx) || inline_completion || ctx->nr_local_work >= IO_OVERFLOW_MAX ||
-            !io_local_work_add(ctx, &cqe, async))
+        /* A batch's inline completions are posted even on a ring that holds
+         * the others until the app reaps. */
+        if (!io_ring_holds_completions(ctx) || inline_completion || !io_local_work_add(ctx, &cqe, async))
                 __io_fill_cqe(ctx, &cqe, async);
         /* The kernel posts a batch's inline completions when the batch
          * ends; a counting TIMEOUT queued in the batch must not see them. */
@@ -359,17 +360,28 @@ void io_cqring_clear_dropped(struct io_ring_ctx *ctx) {
         pthread_mutex_unlock(&ctx->completion_lock);
 }
 
-int io_ring_get(struct manager *m, struct io_task *t, int fd, struct io_ring_ctx **ret) {
+struct io_ring_ctx *io_ring_by_file(struct manager *m, int fd) {
         struct io_ring_ctx *ctx;
         struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return NULL;
+        ctx = manager_ring_by_ino(m, st.st_ino);
+        /* An inode number is only unique on its file system. */
+        if (!ctx || ctx->dead || ctx->dev != st.st_dev)
+                return NULL;
+        return ctx;
+}
+
+int io_ring_get(struct manager *m, struct io_task *t, int fd, struct io_ring_ctx **ret) {
+        struct io_ring_ctx *ctx;
         int dfd, r = 0;
 
         dfd = io_task_getfd(t, fd);
         if (dfd < 0)
                 return -EBADF;
-        if (fstat(dfd, &st) < 0)
-                r = -EBADF;
-        else if (!(ctx = manager_ring_by_ino(m, st.st_ino)) || ctx->dead)
+        ctx = io_ring_by_file(m, dfd);
+        if (!ctx)
                 r = -EOPNOTSUPP;
         else
                 *ret = io_ring_ctx_ref(ctx);

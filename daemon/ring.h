@@ -54,13 +54,13 @@ struct io_ring_ctx {
         int refs;                       /* atomic: registry + requests + users */
         struct manager *manager;
         uint64_t ino;                   /* the memfd's inode: our ring's identity */
+        dev_t dev;                      /* ... on the memfd file system */
         struct list_head ring_node;     /* manager->rings */
         int memfd;                      /* the daemon's own description */
         int inotify_wd;
         bool dead;                      /* the app's last fd and mapping are gone */
 
         uint32_t flags;                 /* IORING_SETUP_*; R_DISABLED cleared by ENABLE_RINGS */
-        pid_t creator_tgid;
         /* IORING_SETUP_SINGLE_ISSUER: the only thread that may submit and
          * register (0 until ENABLE_RINGS on a ring created disabled). */
         pid_t submitter_tid;
@@ -196,4 +196,7 @@ struct io_task;
 
 /* The ring behind the app's fd @fd: -EBADF when the task has no such fd,
  * -EOPNOTSUPP when it is not one of our rings. Returns a reference. */
+/* The live ring whose memfd the daemon-side @fd opens, or NULL. */
+struct io_ring_ctx *io_ring_by_file(struct manager *m, int fd);
+
 int io_ring_get(struct manager *m, struct io_task *t, int fd, struct io_ring_ctx **ret);

@@ -22,13 +22,6 @@
 #define PAGE_SZ 4096ULL
 
 /* Is @fd one of our rings? The kernel refuses to register io_uring files. */
-static bool fd_is_ring(struct io_ring_ctx *ctx, int fd) {
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-                return false;
-        return manager_ring_by_ino(ctx->manager, st.st_ino) != NULL;
-}
-
 static rlim_t task_nofile_limit(struct io_task *t) {
         struct rlimit rl;
         if (prlimit(t->tid, RLIMIT_NOFILE, NULL, &rl) < 0)
@@ -88,7 +81,7 @@ static int rsrc_file_take(struct io_ring_ctx *ctx, struct io_task *t, int app_fd
         int fd = io_task_getfd(t, app_fd);
         if (fd < 0)
                 return -EBADF;
-        if (fd_is_ring(ctx, fd)) {
+        if (io_ring_by_file(ctx->manager, fd)) {
                 safe_close(fd);
                 return -EBADF;
         }

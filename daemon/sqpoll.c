@@ -16,12 +16,6 @@
 #define SQPOLL_CAP_ENTRIES 8
 #define SQPOLL_DEFAULT_IDLE_USEC 1000000ULL
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
-}
-
 /*
  * What the kernel calls the SQ thread's data: the rings one poller serves.
  * IORING_SETUP_ATTACH_WQ puts a new ring into an existing one (same process
@@ -142,14 +136,24 @@ void io_sqpoll_remove(struct io_ring_ctx *ctx) {
         io_sqd_put(sqd);
 }
 
+/* IORING_SQ_NEED_WAKEUP on or off on every ring of the poller, each with a
+ * full barrier (the app's side of the protocol reads it after its tail). */
+static void io_sqd_need_wakeup(struct io_sq_data *sqd, bool on) {
+        struct io_ring_ctx *ctx;
+
+        list_for_each_entry(ctx, &sqd->ctx_list, sqd_node)
+                if (on)
+                        __atomic_fetch_or(ctx->sq_flags, IORING_SQ_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+                else
+                        __atomic_fetch_and(ctx->sq_flags, ~IORING_SQ_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+}
+
 void io_sqpoll_wake(struct io_ring_ctx *ctx) {
         struct io_sq_data *sqd = ctx->sq_data;
-        struct io_ring_ctx *c;
 
         if (!sqd)
                 return;
-        list_for_each_entry(c, &sqd->ctx_list, sqd_node)
-                __atomic_fetch_and(c->sq_flags, ~IORING_SQ_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+        io_sqd_need_wakeup(sqd, false);
         sqd->sleeping = false;
         sqd->last_active = now_usec();
 }
@@ -179,14 +183,12 @@ static bool io_sqd_try_sleep(struct io_sq_data *sqd) {
         struct io_ring_ctx *ctx;
         bool pending = false;
 
-        list_for_each_entry(ctx, &sqd->ctx_list, sqd_node)
-                __atomic_fetch_or(ctx->sq_flags, IORING_SQ_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+        io_sqd_need_wakeup(sqd, true);
         list_for_each_entry(ctx, &sqd->ctx_list, sqd_node)
                 if (sq_entries_pending(ctx))
                         pending = true;
         if (pending) {
-                list_for_each_entry(ctx, &sqd->ctx_list, sqd_node)
-                        __atomic_fetch_and(ctx->sq_flags, ~IORING_SQ_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+                io_sqd_need_wakeup(sqd, false);
                 return false;
         }
         sqd->sleeping = true;

@@ -78,8 +78,8 @@ static void io_req_free(struct io_kiocb *req) {
                 cold->cleanup(req);
         if (req->flags & REQ_F_APOLL)
                 io_apoll_cleanup(req);
-        if (req->flags & REQ_F_BUFFER_SELECTED)
-                free(req->kbuf);
+        /* A provided buffer still held (the request never completed). */
+        (void) io_put_kbuf(req);
         io_file_put(req->io_file);
         io_task_unref(req->task);
         __atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_RELEASE);

@@ -46,7 +46,7 @@ echo "uringd: e2e-nop's ring is a uringd memfd: served by uringd"
 echo "uringd-run -- fio --name=uringd-demo --ioengine=io_uring --rw=randrw --bs=4k --size=256M --iodepth=32 --verify=crc32c"
 "$run" -- fio --name=uringd-demo --filename="$work/uringd-demo.data" \
         --ioengine=io_uring --rw=randrw --bs=4k --size=256M --iodepth=32 \
-        --verify=crc32c --verify_fatal=1 --invalidate=0 --runtime=600 \
+        --verify=crc32c --verify_fatal=1 --verify_state_save=0 --invalidate=0 --runtime=600 \
         </dev/null &
 runner=$!
 

@@ -55,20 +55,31 @@ static void *waiter_main(void *arg) {
         return (void *) r;
 }
 
-/* Queue one NOP under the lock and submit it through a raw enter. */
-static void submit_nop(uint64_t ud) {
-        pthread_mutex_lock(&sq_lock);
+/* Under sq_lock: an SQE, pushing what is queued while the SQ is full. */
+static struct io_uring_sqe *get_sqe_locked(void) {
         struct io_uring_sqe *sqe;
-        while (!(sqe = io_uring_get_sqe(&ring))) {
-                /* SQ full: push what is queued. */
+
+        while (!(sqe = io_uring_get_sqe(&ring)))
                 io_uring_submit(&ring);
-        }
-        io_uring_prep_nop(sqe);
-        sqe->user_data = ud;
+        return sqe;
+}
+
+/* Submit what is queued and drop sq_lock. */
+static void submit_unlock(void) {
         int r = io_uring_submit(&ring);
+
         pthread_mutex_unlock(&sq_lock);
         if (r < 0)
                 t_fail("submit from thread: %s", strerror(-r));
+}
+
+/* Queue one NOP under the lock and submit it through a raw enter. */
+static void submit_nop(uint64_t ud) {
+        pthread_mutex_lock(&sq_lock);
+        struct io_uring_sqe *sqe = get_sqe_locked();
+        io_uring_prep_nop(sqe);
+        sqe->user_data = ud;
+        submit_unlock();
 }
 
 /* Queue BATCH SQEs under the lock and submit them in one enter: NOPs, and
@@ -77,19 +88,14 @@ static void submit_batch(unsigned thread, uint64_t first) {
         pthread_mutex_lock(&sq_lock);
         for (unsigned i = 0; i < BATCH; i++) {
                 uint64_t ud = first + i;
-                struct io_uring_sqe *sqe;
-                while (!(sqe = io_uring_get_sqe(&ring)))
-                        io_uring_submit(&ring);
+                struct io_uring_sqe *sqe = get_sqe_locked();
                 if (ud % 8 == 7)
                         io_uring_prep_read(sqe, data_fd, data_buf[thread][i], 16, 7 * 16);
                 else
                         io_uring_prep_nop(sqe);
                 sqe->user_data = ud;
         }
-        int r = io_uring_submit(&ring);
-        pthread_mutex_unlock(&sq_lock);
-        if (r < 0)
-                t_fail("submit from thread: %s", strerror(-r));
+        submit_unlock();
 }
 
 static void *submitter_main(void *arg) {

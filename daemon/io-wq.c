@@ -26,6 +26,8 @@ struct io_worker {
         int acct;
         bool running;           /* inside a request: may need a signal */
         struct io_kiocb *cur;   /* that request, under lock */
+        uint64_t cur_hash;      /* its wq_hash, kept apart: cur may be freed
+                                 * (completed) before the worker relocks */
         bool cancel;            /* cur is cancelled: stop waiting for it */
         bool waiting;           /* cur waits for readiness: cleanly cancellable */
 };
@@ -83,6 +85,27 @@ struct io_wq *io_wq_create(unsigned bounded_max, unsigned unbounded_max) {
         return wq;
 }
 
+/* Under lock: is work of @hash running on a worker? */
+static bool io_wq_hash_busy(struct io_wq *wq, uint64_t hash) {
+        struct io_worker *w;
+
+        list_for_each_entry(w, &wq->workers, node)
+                if (w->cur_hash == hash)
+                        return true;
+        return false;
+}
+
+/* Under lock: the first work of @acct that may run now: hashed work waits
+ * while work of its hash runs, which keeps each hash in queue order. */
+static struct io_kiocb *io_wq_next_work(struct io_wq *wq, struct io_wq_acct *acct) {
+        struct io_kiocb *req;
+
+        list_for_each_entry(req, &acct->work, work_node)
+                if (!req->wq_hash || !io_wq_hash_busy(wq, req->wq_hash))
+                        return req;
+        return NULL;
+}
+
 static void *io_wq_worker(void *arg) {
         struct io_worker *w = arg;
         struct io_wq *wq = w->wq;
@@ -99,23 +122,27 @@ static void *io_wq_worker(void *arg) {
 
         pthread_mutex_lock(&wq->lock);
         for (;;) {
-                while (list_empty(&acct->work) && !wq->exiting) {
+                struct io_kiocb *req;
+
+                /* Work held back behind its hash is taken by the worker
+                 * running that hash, when it is done. */
+                while (!(req = io_wq_next_work(wq, acct)) && !wq->exiting) {
                         struct timespec ts;
                         clock_gettime(CLOCK_REALTIME, &ts);
                         ts.tv_sec += IO_WQ_IDLE_TIMEOUT_SEC;
                         acct->nr_idle++;
                         int r = pthread_cond_timedwait(&acct->cond, &wq->lock, &ts);
                         acct->nr_idle--;
-                        if (r == ETIMEDOUT && list_empty(&acct->work))
+                        if (r == ETIMEDOUT && !io_wq_next_work(wq, acct))
                                 goto out;
                 }
-                if (list_empty(&acct->work))
+                if (!req)
                         break; /* exiting */
 
-                struct io_kiocb *req = list_first_entry(&acct->work, struct io_kiocb, work_node);
                 list_del_init(&req->work_node);
                 w->running = true;
                 w->cur = req;
+                w->cur_hash = req->wq_hash;
                 w->cancel = false;
                 pthread_mutex_unlock(&wq->lock);
 
@@ -124,6 +151,7 @@ static void *io_wq_worker(void *arg) {
                 pthread_mutex_lock(&wq->lock);
                 w->running = false;
                 w->cur = NULL;
+                w->cur_hash = 0;
         }
 out:
         acct->nr_workers--;

@@ -35,6 +35,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_read,
         },
         [IORING_OP_WRITEV] = {
+                .hash_reg_file = 1,
                 .iopoll = 1,
                 .pollout = 1,
                 .needs_file = 1,
@@ -59,6 +60,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_read,
         },
         [IORING_OP_WRITE_FIXED] = {
+                .hash_reg_file = 1,
                 .iopoll = 1,
                 .pollout = 1,
                 .needs_file = 1,
@@ -134,6 +136,7 @@ const struct io_issue_def io_issue_defs[URINGD_IORING_OP_LAST] = {
                 .issue = io_read,
         },
         [IORING_OP_WRITE] = {
+                .hash_reg_file = 1,
                 .iopoll = 1,
                 .pollout = 1,
                 .needs_file = 1,

@@ -31,6 +31,9 @@ struct io_issue_def {
         unsigned buffer_select : 1;
         /* allowed on an IORING_SETUP_IOPOLL ring (the others are -EINVAL) */
         unsigned iopoll : 1;
+        /* on io-wq, serialised with the other such work on the same regular
+         * file, in submission order (the kernel's io_wq_hash_work()) */
+        unsigned hash_reg_file : 1;
         /* waits for POLLIN / POLLOUT on a file that is not ready (FAST_POLL) */
         unsigned pollin : 1;
         unsigned pollout : 1;

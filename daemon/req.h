@@ -85,6 +85,7 @@ struct io_kiocb {
         struct async_poll *apoll;       /* while REQ_F_APOLL */
         struct io_buffer *kbuf;         /* while REQ_F_BUFFER_SELECTED */
         uint16_t buf_group;             /* IOSQE_BUFFER_SELECT: sqe->buf_group */
+        uint64_t wq_hash;               /* io-wq: serialise with work of the same hash (0: none) */
         union {
                 uint8_t data[IO_CMD_SIZE];
                 uint64_t align;

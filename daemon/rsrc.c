@@ -44,7 +44,11 @@ int io_file_new(int fd, struct io_file **ret) {
                 safe_close(fd);
                 return -ENOMEM;
         }
-        *f = (struct io_file) { .refs = 1, .fd = fd };
+        *f = (struct io_file) {
+                .refs = 1,
+                .fd = fd,
+                .inode_hash = (((uint64_t) st.st_dev * 0x9e3779b97f4a7c15ULL) ^ (uint64_t) st.st_ino) | 1,
+        };
         if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
                 f->flags |= IO_FILE_ISREG;
         if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))

@@ -28,6 +28,7 @@ struct io_file {
         int refs;               /* atomic */
         int fd;
         uint32_t flags;         /* IO_FILE_* */
+        uint64_t inode_hash;    /* the file's device and inode, never 0 */
 };
 
 enum {

@@ -261,6 +261,9 @@ static void io_queue_iowq(struct io_kiocb *req, struct io_submit_state *state) {
         }
         if (def->unbound_nonreg_file && req->io_file && !(req->flags & REQ_F_ISREG))
                 acct = IO_WQ_ACCT_UNBOUND;
+        /* Writes to one regular file run one at a time, in order. */
+        if (def->hash_reg_file && (req->flags & REQ_F_ISREG))
+                req->wq_hash = req->io_file->inode_hash;
         if (!ctx->wq) {
                 r = io_ring_create_wq(ctx);
                 if (r < 0) {

@@ -396,3 +396,14 @@ int io_wq_cpu_affinity(struct io_wq *wq, const cpu_set_t *cpus) {
         pthread_mutex_unlock(&wq->lock);
         return 0;
 }
+
+void io_wq_work_done(void) {
+        struct io_worker *w = current_worker;
+
+        if (!w)
+                return;
+        pthread_mutex_lock(&current_wq->lock);
+        w->cur = NULL;
+        w->running = false;
+        pthread_mutex_unlock(&current_wq->lock);
+}

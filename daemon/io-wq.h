@@ -52,6 +52,11 @@ enum {
  * Cancelled queued work completes -ECANCELED before this returns. */
 int io_wq_cancel_cb(struct io_wq *wq, bool (*match)(struct io_kiocb *req, void *data), void *data, bool all);
 
+/* On a worker, once its request has run and before it completes (which
+ * may free it): io_wq_cancel_cb() stops looking at it. The hash stays
+ * until the worker takes its next work. */
+void io_wq_work_done(void);
+
 /* IORING_REGISTER_IOWQ_MAX_WORKERS: set each nonzero cap in @counts and
  * return the previous caps in it. */
 void io_wq_max_workers(struct io_wq *wq, unsigned counts[IO_WQ_ACCT_NR]);

@@ -406,6 +406,9 @@ void io_wq_submit_work(struct io_kiocb *req) {
         const struct io_issue_def *def = &io_issue_defs[req->opcode];
         int r = def->issue(req, IO_URING_F_IOWQ);
 
+        /* Done running: cancellation must not look at it any more, as
+         * completing may free it. */
+        io_wq_work_done();
         if (r == IOU_ISSUE_SKIP_COMPLETE)
                 return;
         if (r != IOU_OK)

@@ -79,11 +79,26 @@ static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
-/* Runs after every dispatched event source: a timer or poll callback that
- * completed a request leaves task work and waiters to wake behind it. */
-static int on_post(sd_event_source *s, void *userdata) {
+/*
+ * A timer or poll callback that completed a request leaves task work and
+ * waiters to wake behind it: they run from this defer source, armed when
+ * work is queued on the loop, at a priority below the other sources so that
+ * everything that became ready together runs first (two timeouts that fire
+ * together both post before the links they break, as with the kernel's
+ * hrtimers and task work). Not a post source: that is marked pending after
+ * every dispatch, costing a second iteration (an epoll_wait()) per trapped
+ * call, even when the call already ran the queue itself.
+ */
+static int on_wakes_pending(sd_event_source *s, void *userdata) {
         manager_process_wakes(userdata);
         return 0;
+}
+
+static void manager_arm_wakes(struct manager *m) {
+        if (in_event_loop && !m->wakes_armed) {
+                m->wakes_armed = true;
+                (void) sd_event_source_set_enabled(m->wakes_source, SD_EVENT_ONESHOT);
+        }
 }
 
 void manager_queue_wake(struct manager *m, struct io_ring_ctx *ctx) {
@@ -101,6 +116,7 @@ void manager_queue_wake(struct manager *m, struct io_ring_ctx *ctx) {
         pthread_mutex_unlock(&m->wake_lock);
 
         /* The event loop runs the queue after each call it handles. */
+        manager_arm_wakes(m);
         if (!in_event_loop && was_empty) {
                 uint64_t one = 1;
                 (void) !write(m->wake_fd, &one, sizeof(one));
@@ -115,6 +131,7 @@ void manager_queue_task_work(struct manager *m, struct io_kiocb *req) {
         list_add_tail(&req->work_node, &m->task_list);
         pthread_mutex_unlock(&m->wake_lock);
 
+        manager_arm_wakes(m);
         if (!in_event_loop && was_empty) {
                 uint64_t one = 1;
                 (void) !write(m->wake_fd, &one, sizeof(one));
@@ -133,8 +150,14 @@ void manager_process_wakes(struct manager *m) {
                 list_splice_tail_init(&m->wake_list, &wakes);
                 list_splice_tail_init(&m->task_list, &tasks);
                 pthread_mutex_unlock(&m->wake_lock);
-                if (list_empty(&wakes) && list_empty(&tasks))
+                if (list_empty(&wakes) && list_empty(&tasks)) {
+                        /* Drained: no iteration of its own needed. */
+                        if (in_event_loop && m->wakes_armed) {
+                                m->wakes_armed = false;
+                                (void) sd_event_source_set_enabled(m->wakes_source, SD_EVENT_OFF);
+                        }
                         return;
+                }
 
                 while (!list_empty(&tasks)) {
                         struct io_kiocb *req = list_first_entry(&tasks, struct io_kiocb, work_node);
@@ -262,7 +285,9 @@ int manager_new(struct manager **ret) {
         pthread_mutex_init(&m->wake_lock, NULL);
         in_event_loop = true;
 
-        r = sd_event_default(&m->event);
+        /* Not sd_event_default(): that one calls gettid() on every
+         * iteration to check its thread, a syscall per trapped call. */
+        r = sd_event_new(&m->event);
         if (r < 0)
                 goto fail;
 
@@ -295,9 +320,11 @@ int manager_new(struct manager **ret) {
         r = sd_event_add_io(m->event, &m->wake_source, m->wake_fd, EPOLLIN, on_wake, m);
         if (r < 0)
                 goto fail;
-        r = sd_event_add_post(m->event, &m->post_source, on_post, m);
+        r = sd_event_add_defer(m->event, &m->wakes_source, on_wakes_pending, m);
         if (r < 0)
                 goto fail;
+        (void) sd_event_source_set_priority(m->wakes_source, SD_EVENT_PRIORITY_NORMAL + 1);
+        (void) sd_event_source_set_enabled(m->wakes_source, SD_EVENT_OFF);
 
         *ret = m;
         return 0;
@@ -424,7 +451,7 @@ struct manager *manager_free(struct manager *m) {
 
         sd_event_source_disable_unref(m->inotify_source);
         safe_close(m->inotify_fd);
-        sd_event_source_disable_unref(m->post_source);
+        sd_event_source_disable_unref(m->wakes_source);
         sd_event_source_disable_unref(m->wake_source);
         safe_close(m->wake_fd);
         sd_event_unref(m->event);

@@ -50,7 +50,8 @@ struct manager {
 
         int wake_fd;
         sd_event_source *wake_source;
-        sd_event_source *post_source;
+        sd_event_source *wakes_source;  /* defer: runs the queues below */
+        bool wakes_armed;
         pthread_mutex_t wake_lock;
         struct list_head wake_list;     /* rings with fresh completions */
         struct list_head task_list;     /* requests to issue on the loop */

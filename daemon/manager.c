@@ -415,6 +415,7 @@ int manager_run(struct manager *m) {
                 int r = sd_event_run(m->event, poll_sq ? 0 : UINT64_MAX);
                 if (r < 0)
                         return r;
+                io_task_loop_pass();
                 if (sd_event_get_state(m->event) == SD_EVENT_FINISHED)
                         break;
         }

@@ -29,6 +29,36 @@ bool io_user_range_ok(uint64_t addr, uint64_t len) {
 #endif
 }
 
+/*
+ * The liveness check, once per pass of the event loop rather than per
+ * access. process_vm_readv/writev() take a number: used after the thread
+ * exited and was reaped, it could name a stranger that got the tid since.
+ * Checking the pidfd before each access narrows that window to one syscall;
+ * it cannot close it. Here a thread seen alive (its pidfd polled, or opened
+ * on the tid) is trusted until the event loop next goes back to epoll: the
+ * handling of the call, and the completions issued inline with it, which
+ * never block. A tid is reused only once pid allocation has cycled through
+ * the whole pid space (pid_max, at least 32768: the kernel allocates
+ * cyclically), which takes seconds of forking, not the microseconds of one
+ * pass. Every other thread (io-wq workers) and every later pass checks again.
+ * fds are taken through the pidfd itself (pidfd_getfd() names the task, not
+ * a number, and fails with ESRCH once it is gone), with no check at all.
+ *
+ * loop_pass is the event loop's: 0 on every other thread, which never
+ * matches.
+ */
+static __thread uint64_t loop_pass;
+
+void io_task_loop_pass(void) {
+        /* Starts at 1 on the loop's first pass. */
+        loop_pass++;
+}
+
+static void task_seen_alive(struct io_task *t) {
+        if (loop_pass != 0)
+                __atomic_store_n(&t->alive_pass, loop_pass, __ATOMIC_RELAXED);
+}
+
 static int pidfd_open_tid(pid_t tid) {
         int fd = (int) syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
         if (fd >= 0 || errno != EINVAL)
@@ -70,6 +100,8 @@ int io_task_new(pid_t tid, struct io_task **ret) {
         if (t->tgid != tid)
                 t->tgid_pidfd = (int) syscall(SYS_pidfd_open, t->tgid, 0);
         t->refs = 1;
+        /* The pidfd was opened on the tid now: the thread lived this pass. */
+        task_seen_alive(t);
         *ret = t;
         return 0;
 }
@@ -78,6 +110,17 @@ static bool pidfd_alive(int pidfd) {
         /* A pidfd polls readable once its task has exited. */
         struct pollfd p = { .fd = pidfd, .events = POLLIN };
         return pidfd >= 0 && poll(&p, 1, 0) == 0;
+}
+
+/* Is the thread known to live (seen so in this pass of the loop), or does
+ * its pidfd say so now? */
+static bool task_thread_alive(struct io_task *t) {
+        if (loop_pass != 0 && __atomic_load_n(&t->alive_pass, __ATOMIC_RELAXED) == loop_pass)
+                return true;
+        if (!pidfd_alive(t->pidfd))
+                return false;
+        task_seen_alive(t);
+        return true;
 }
 
 typedef ssize_t (*vm_fn)(pid_t, const struct iovec *, unsigned long, const struct iovec *, unsigned long,
@@ -95,7 +138,7 @@ static ssize_t task_vm(struct io_task *t, vm_fn fn, const struct iovec *liov, un
                        const struct iovec *riov, unsigned rnr) {
         ssize_t n;
 
-        if (pidfd_alive(t->pidfd)) {
+        if (task_thread_alive(t)) {
                 n = fn(t->tid, liov, lnr, riov, rnr, 0);
                 if (n >= 0 || errno != ESRCH)
                         return n;
@@ -127,11 +170,11 @@ void io_task_unrefp(struct io_task **t) {
 }
 
 bool io_task_thread_alive(struct io_task *t) {
-        return pidfd_alive(t->pidfd);
+        return task_thread_alive(t);
 }
 
 bool io_task_alive(struct io_task *t) {
-        return pidfd_alive(t->pidfd) || pidfd_alive(t->tgid_pidfd);
+        return task_thread_alive(t) || pidfd_alive(t->tgid_pidfd);
 }
 
 static int vm_errno(void) {
@@ -209,11 +252,12 @@ int io_task_getfd(struct io_task *t, int fd) {
 
         if (fd < 0)
                 return -EBADF;
-        /* Through the thread, else (gone, or exiting) its process, as above. */
-        errno = ESRCH;
-        if (pidfd_alive(t->pidfd))
-                r = (int) syscall(SYS_pidfd_getfd, t->pidfd, fd, 0);
-        if (r < 0 && errno == ESRCH && pidfd_alive(t->tgid_pidfd))
+        /* Through the thread, else (gone, or exiting) its process, as above.
+         * No liveness check: a pidfd names its task, never a reused number,
+         * and pidfd_getfd() fails with ESRCH for a task that has exited or
+         * is exiting (its files are gone), which is what the check said. */
+        r = (int) syscall(SYS_pidfd_getfd, t->pidfd, fd, 0);
+        if (r < 0 && errno == ESRCH && t->tgid_pidfd >= 0)
                 r = (int) syscall(SYS_pidfd_getfd, t->tgid_pidfd, fd, 0);
         if (r < 0)
                 return errno == EBADF ? -EBADF : negative_errno();

@@ -23,7 +23,12 @@ struct io_task {
         pid_t tgid;     /* its process: serves requests the thread outlived */
         int pidfd;
         int tgid_pidfd; /* on the process, from creation; -1 for a leader */
+        uint64_t alive_pass; /* the loop pass the thread was last seen alive in */
 };
+
+/* The event loop starts a new pass (after each dispatched event): threads
+ * seen alive in the previous one are checked again. Event loop only. */
+void io_task_loop_pass(void);
 
 /* Open a handle on @tid. Returns 0 or -errno (-ESRCH when gone). */
 int io_task_new(pid_t tid, struct io_task **ret);
@@ -34,7 +39,8 @@ void io_task_unrefp(struct io_task **t);
 /* The task's thread group id (its process), or -ESRCH. */
 pid_t io_task_tgid(struct io_task *t);
 
-/* Is the thread still alive? A cached handle is only reused then. */
+/* Is the thread still alive? A cached handle is only reused then. On the
+ * event loop, the answer holds for the rest of its pass (see task.c). */
 bool io_task_thread_alive(struct io_task *t);
 
 /* Can its requests still reach its memory (the thread, or after its exit

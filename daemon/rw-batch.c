@@ -5,9 +5,9 @@
  * a slot of one large per-submission buffer. At the end of the submission,
  * one io_submit() runs them all: buffered AIO reads complete inside the
  * call, from the page cache or with -EAGAIN, never waiting for the disk;
- * one io_getevents() collects them, and one process_vm_writev() per task
- * copies them into the app. Three syscalls per batch instead of two per
- * request: on these VMs a syscall costs about 1 µs. Without AIO, each read
+ * they are collected from the AIO ring in our memory, and one
+ * process_vm_writev() per task copies them into the app. Two syscalls per
+ * batch instead of two per request: on these VMs a syscall costs about 1 µs. Without AIO, each read
  * is a preadv2(RWF_NOWAIT) at issue, and only the copies are batched.
  *
  * Anything unusual takes the ordinary path of rw.c, which gives the kernel's
@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <linux/aio_abi.h>
 
+#include "aio.h"
 #include "manager.h"
 #include "req.h"
 #include "ring.h"
@@ -146,7 +147,14 @@ static void rw_batch_run_aio(void) {
                 nr += (unsigned) n;
                 submitted += n;
         }
-        /* Buffered AIO reads complete inside io_submit(): this never waits. */
+        /* Buffered AIO reads complete inside io_submit(): the events are in
+         * the ring already, taken without a syscall; io_getevents() only
+         * for what is not (it never waits). */
+        if (nr > 0) {
+                got = io_aio_reap_ring(batch_aio, ev, (long) nr);
+                if (got < 0)
+                        got = 0;
+        }
         while (got < (long) nr) {
                 long n = syscall(SYS_io_getevents, batch_aio, (long) nr - got, (long) nr - got, ev + got, NULL);
                 if (n < 0 && errno == EINTR)

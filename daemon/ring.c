@@ -360,23 +360,38 @@ void io_cqring_clear_dropped(struct io_ring_ctx *ctx) {
         pthread_mutex_unlock(&ctx->completion_lock);
 }
 
-struct io_ring_ctx *io_ring_by_file(struct manager *m, int fd) {
-        struct io_ring_ctx *ctx;
-        struct stat st;
-
-        if (fstat(fd, &st) < 0)
-                return NULL;
-        ctx = manager_ring_by_ino(m, st.st_ino);
+static struct io_ring_ctx *io_ring_by_stat(struct manager *m, const struct stat *st) {
+        struct io_ring_ctx *ctx = manager_ring_by_ino(m, st->st_ino);
         /* An inode number is only unique on its file system. */
-        if (!ctx || ctx->dead || ctx->dev != st.st_dev)
+        if (!ctx || ctx->dead || ctx->dev != st->st_dev)
                 return NULL;
         return ctx;
 }
 
+struct io_ring_ctx *io_ring_by_file(struct manager *m, int fd) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return NULL;
+        return io_ring_by_stat(m, &st);
+}
+
 int io_ring_get(struct manager *m, struct io_task *t, int fd, struct io_ring_ctx **ret) {
         struct io_ring_ctx *ctx;
+        struct stat st;
         int dfd, r = 0;
 
+        /* The inode names the ring: one stat() of the fd's /proc link on
+         * the fast path (every io_uring_enter). A ring closed by another
+         * thread meanwhile is released through inotify, after this call,
+         * which holds a reference, as when our dup was the last fd. */
+        if (io_task_fstat(t, fd, &st) == 0) {
+                ctx = io_ring_by_stat(m, &st);
+                if (!ctx)
+                        return -EOPNOTSUPP;
+                *ret = io_ring_ctx_ref(ctx);
+                return 0;
+        }
         dfd = io_task_getfd(t, fd);
         if (dfd < 0)
                 return -EBADF;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -262,6 +263,38 @@ int io_task_getfd(struct io_task *t, int fd) {
         if (r < 0)
                 return errno == EBADF ? -EBADF : negative_errno();
         return r;
+}
+
+/* Does our /proc show our own pid namespace, so that /proc/<tid> is the
+ * thread we know by that number? Checked once. */
+static bool proc_is_ours(void) {
+        static int ours = -1;
+        char buf[32];
+
+        if (ours < 0) {
+                ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+                if (n > 0) {
+                        buf[n] = 0;
+                        ours = atoi(buf) == (int) getpid();
+                } else
+                        ours = 0;
+        }
+        return ours;
+}
+
+int io_task_fstat(struct io_task *t, int fd, struct stat *st) {
+        char path[64];
+
+        if (fd < 0)
+                return -EBADF;
+        /* A number again: only while the thread is known alive (see
+         * task_thread_alive()); otherwise the caller takes the fd itself. */
+        if (!proc_is_ours() || !task_thread_alive(t))
+                return -ESRCH;
+        snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int) t->tid, fd);
+        if (stat(path, st) < 0)
+                return negative_errno();
+        return 0;
 }
 
 pid_t io_task_tgid(struct io_task *t) {

@@ -74,5 +74,15 @@ ssize_t io_task_readv(struct io_task *t, const struct iovec *riov, unsigned nr, 
  * fd or -EBADF when the task has no such fd. */
 int io_task_getfd(struct io_task *t, int fd);
 
+/*
+ * fstat() of the task's fd @fd without taking it into the daemon: a stat()
+ * of /proc/<tid>/fd/<fd>, one syscall where pidfd_getfd(), fstat() and
+ * close() are three. Returns 0 or -errno, also when this way is not open
+ * (thread not known alive, a /proc of another pid namespace): then take
+ * the fd with io_task_getfd().
+ */
+struct stat;
+int io_task_fstat(struct io_task *t, int fd, struct stat *st);
+
 /* Is @addr..@addr+@len a plausible user range (the kernel's access_ok())? */
 bool io_user_range_ok(uint64_t addr, uint64_t len);

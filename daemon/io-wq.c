@@ -106,6 +106,25 @@ static struct io_kiocb *io_wq_next_work(struct io_wq *wq, struct io_wq_acct *acc
         return NULL;
 }
 
+/* Under lock: must @req, queued on @acct, wait for work of its hash, which
+ * runs or is queued ahead of it? Then the worker that runs that work takes
+ * it next, and no other worker needs waking. */
+static bool io_wq_hash_blocked(struct io_wq *wq, struct io_wq_acct *acct, struct io_kiocb *req) {
+        struct io_kiocb *other;
+
+        if (!req->wq_hash)
+                return false;
+        if (io_wq_hash_busy(wq, req->wq_hash))
+                return true;
+        list_for_each_entry(other, &acct->work, work_node) {
+                if (other == req)
+                        break;
+                if (other->wq_hash == req->wq_hash)
+                        return true;
+        }
+        return false;
+}
+
 static void *io_wq_worker(void *arg) {
         struct io_worker *w = arg;
         struct io_wq *wq = w->wq;
@@ -202,7 +221,12 @@ int io_wq_enqueue(struct io_wq *wq, struct io_kiocb *req, int acct_idx) {
                 return -ECANCELED;
         }
         list_add_tail(&req->work_node, &acct->work);
-        if (acct->nr_idle > 0)
+        /* A write behind another to its file (hashed work) wakes nobody:
+         * waking an idle worker only to find the hash busy cost a futex
+         * wake on the loop and a context switch per write. */
+        if (io_wq_hash_blocked(wq, acct, req))
+                ;
+        else if (acct->nr_idle > 0)
                 pthread_cond_signal(&acct->cond);
         else if (acct->nr_workers < acct->max_workers) {
                 r = io_wq_create_worker(wq, acct_idx);

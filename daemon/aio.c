@@ -98,7 +98,9 @@ static int aio_init(struct manager *m) {
         aio_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (aio_efd < 0)
                 goto fail;
-        if (sd_event_add_io(e, &src, aio_efd, EPOLLIN, on_aio_event, m) < 0)
+        /* Edge-triggered: each completion signals a new edge, so the
+         * counter need not be read back (a syscall per reaping round). */
+        if (sd_event_add_io(e, &src, aio_efd, EPOLLIN | EPOLLET, on_aio_event, m) < 0)
                 goto fail;
         /* Owned by the loop, freed with it. */
         (void) sd_event_source_set_floating(src, true);
@@ -315,10 +317,8 @@ static int on_aio_event(sd_event_source *s, int fd, uint32_t revents, void *user
         int64_t res[AIO_MAX_EVENTS];
         struct timespec zero = {};
         struct manager *m = userdata;
-        uint64_t cnt;
         long n;
 
-        (void) !read(aio_efd, &cnt, sizeof(cnt));
         for (;;) {
                 unsigned nr = 0;
 

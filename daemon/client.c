@@ -229,6 +229,8 @@ static int connection_attach_trap(struct connection *conn, int passed) {
                 return -EBADMSG;
         }
         uringd_msg_init(&reply.hdr, URINGD_MSG_ATTACH_REPLY, sizeof(reply));
+        /* One watch per fd in an epoll set: the client's replaces ours. */
+        conn->source = sd_event_source_disable_unref(conn->source);
         r = client_new(conn->manager, CLIENT_TRAP, conn->fd, conn->pid, NULL);
         if (r < 0) {
                 log_warning_errno(r, "Failed to serve pid %d in trap mode: %m", (int) conn->pid);

@@ -161,6 +161,7 @@ _Static_assert(sizeof(struct uringd_msg_call_interrupt) == 32, "call_interrupt l
 #define URINGD_ENV_SOCKET "URINGD_SOCKET"
 #define URINGD_ENV_DEBUG "URINGD_DEBUG"
 #define URINGD_ENV_DISABLE "URINGD_DISABLE"
+#define URINGD_ENV_MODE "URINGD_MODE" /* auto (default), notify or trap */
 
 /* Default socket: $XDG_RUNTIME_DIR/uringd/socket. */
 #define URINGD_SOCKET_DIR "uringd"

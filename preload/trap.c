@@ -25,14 +25,16 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/io_uring.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
+#include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -53,10 +55,6 @@
 
 /* SECCOMP_RET_DATA of our filter: si_errno of our SIGSYS, told from others'. */
 #define SHIM_TRAP_DATA 0x7572U
-
-/* A wait longer than this just goes on: the timeout only makes recvmsg()
- * return EINTR on a signal, even one installed with SA_RESTART. */
-#define TRAP_WAIT_SLICE_SEC 3600
 
 static int trap_sock = -1;              /* the connection CALLs go out on */
 static volatile sig_atomic_t trap_forwarded;
@@ -140,10 +138,67 @@ static void trap_send_interrupt(int sock) {
         (void) send(sock, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+/*
+ * The signal mask of an io_uring_enter() wait (its sigmask argument, plain or
+ * in EXT_ARG), as the kernel applies it: read from our own memory through a
+ * syscall (a bad pointer is the daemon's EFAULT to report, not our SIGSEGV).
+ * Returns true with the mask in *ret, never blocking SIGSYS.
+ */
+static bool enter_wait_mask(const uint64_t args[6], uint64_t *ret) {
+        uint32_t flags = (uint32_t) args[3];
+        uint64_t mask_addr = args[4], mask_size = args[5];
+        struct iovec local, remote;
+        pid_t self = (pid_t) syscall(SYS_getpid);
+
+        if (!(flags & IORING_ENTER_GETEVENTS))
+                return false;
+        if (flags & IORING_ENTER_EXT_ARG) {
+                struct io_uring_getevents_arg arg;
+
+                if (args[5] != sizeof(arg))
+                        return false;
+                local = (struct iovec) { &arg, sizeof(arg) };
+                remote = (struct iovec) { (void *) (uintptr_t) args[4], sizeof(arg) };
+                if (process_vm_readv(self, &local, 1, &remote, 1, 0) != (ssize_t) sizeof(arg))
+                        return false;
+                mask_addr = arg.sigmask;
+                mask_size = arg.sigmask_sz;
+        }
+        if (!mask_addr || mask_size != sizeof(*ret))
+                return false;
+        local = (struct iovec) { ret, sizeof(*ret) };
+        remote = (struct iovec) { (void *) (uintptr_t) mask_addr, sizeof(*ret) };
+        if (process_vm_readv(self, &local, 1, &remote, 1, 0) != (ssize_t) sizeof(*ret))
+                return false;
+        *ret &= ~(1ULL << (SIGSYS - 1));
+        return true;
+}
+
+/*
+ * Wait for the answer to an io_uring_enter(): ppoll() with the wait's mask
+ * (atomically, as pselect) ends on any handled signal, SA_RESTART or not,
+ * as the kernel's wait does; the daemon then ends the wait with its EINTR
+ * answer. Raw ppoll: the libc one may be an event loop's interposition.
+ */
+static void enter_wait(int sock, const uint64_t args[6]) {
+        struct pollfd p = { .fd = sock, .events = POLLIN };
+        bool interrupted = false;
+        uint64_t mask;
+        bool masked = enter_wait_mask(args, &mask);
+
+        for (;;) {
+                long r = syscall(SYS_ppoll, &p, 1, NULL, masked ? &mask : NULL, masked ? sizeof(mask) : 0);
+                if (r >= 0 || errno != EINTR || interrupted)
+                        return;
+                trap_send_interrupt(sock);
+                interrupted = true;
+        }
+}
+
 static long trap_forward(int nr, const uint64_t args[6]) {
         struct uringd_msg_call m;
-        bool interrupted = false, eintr;
         int sv[2], mine, r;
+        bool eintr;
         long ret;
 
         if (trap_sock < 0)
@@ -162,10 +217,6 @@ static long trap_forward(int nr, const uint64_t args[6]) {
                 }
         }
         mine = sv[0];
-        if (nr == __NR_io_uring_enter) {
-                struct timeval tv = { .tv_sec = TRAP_WAIT_SLICE_SEC };
-                (void) setsockopt(mine, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        }
 
         uringd_msg_init(&m.hdr, URINGD_MSG_CALL, sizeof(m));
         m.tid = (uint32_t) syscall(SYS_gettid);
@@ -179,17 +230,12 @@ static long trap_forward(int nr, const uint64_t args[6]) {
         }
         trap_forwarded = 1;
 
-        for (;;) {
+        if (nr == __NR_io_uring_enter)
+                enter_wait(mine, args);
+        /* Other calls are answered at once; a signal meanwhile just retries. */
+        do
                 ret = trap_receive(mine, &eintr);
-                if (!eintr)
-                        break;
-                /* A signal (its handler has run): the wait ends as the
-                 * kernel's does, with the daemon's answer. */
-                if (!interrupted && errno == EINTR) {
-                        trap_send_interrupt(mine);
-                        interrupted = true;
-                }
-        }
+        while (eintr);
         close(mine);
         return ret;
 }

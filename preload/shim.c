@@ -305,6 +305,7 @@ static void shim_init(void) {
         if (!done) {
                 done = true;
                 shim_log_init();
+                shim_exec_init();
                 shim_setup();
         }
         errno = saved;

@@ -46,4 +46,8 @@ void shim_trap_set_socket(int sock);
 bool shim_trap_forwarded(void);
 /* Keep SIGSYS unblocked and our handler in place from now on. */
 void shim_trap_activate(void);
+bool shim_trap_on(void);
 int shim_trap_filter_load(void);
+
+/* exec.c: in trap mode, programs we execute keep the shim in LD_PRELOAD. */
+void shim_exec_init(void);

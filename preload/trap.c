@@ -315,6 +315,10 @@ void shim_trap_set_socket(int sock) {
         trap_sock = sock;
 }
 
+bool shim_trap_on(void) {
+        return trap_on;
+}
+
 bool shim_trap_forwarded(void) {
         return trap_forwarded;
 }

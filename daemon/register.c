@@ -5,6 +5,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -14,7 +15,9 @@
 #include "cancel.h"
 #include "client.h"
 #include "eventfd.h"
+#include "evloop.h"
 #include "io-wq.h"
+#include "notify.h"
 #include "opdef.h"
 #include "register.h"
 #include "ring.h"
@@ -284,6 +287,53 @@ static int __io_uring_register(struct io_ring_ctx *ctx, struct io_task *t, unsig
         }
 }
 
+/*
+ * Answer the app's call with a new fd of ours (O_CLOEXEC), installed in the
+ * app: the one place where register hands out an fd (a transport other than
+ * USER_NOTIF re-routes here). Consumes nothing: the caller closes @fd.
+ */
+static void io_register_answer_fd(struct client *c, const struct seccomp_notif *n, int fd) {
+        int r = notify_addfd_send(c->listener, n->id, fd, O_CLOEXEC);
+        /* -ENOENT: the call was interrupted, nothing to answer. */
+        if (r < 0 && r != -ENOENT)
+                client_respond(c, n->id, 0, r);
+}
+
+/* URINGD_EVLOOP_OPCODE (proto/uringd-proto.h): the shim's poll/epoll hooks
+ * ask for the ring's eventfd and where its words are. From any thread, on
+ * any ring state: it is not an io_uring operation. */
+static void io_register_evloop(struct client *c, const struct seccomp_notif *n, struct io_task *t,
+                               struct io_ring_ctx *ctx, uint64_t arg, unsigned len) {
+        struct uringd_evloop_info info = {
+                .size = sizeof(info),
+                .sq_entries = ctx->layout.sq_entries,
+                .cq_entries = ctx->layout.cq_entries,
+                .sq_head_off = IORING_OFF_SQ_RING + SQ_OFF_HEAD,
+                .sq_tail_off = IORING_OFF_SQ_RING + SQ_OFF_TAIL,
+                .sq_flags_off = IORING_OFF_SQ_RING + SQ_OFF_FLAGS,
+                .cq_head_off = IORING_OFF_CQ_RING + CQ_OFF_HEAD,
+                .cq_tail_off = IORING_OFF_CQ_RING + CQ_OFF_TAIL,
+                .state_off = IORING_OFF_SQ_RING + SQ_OFF_URINGD_STATE,
+        };
+        int r, efd;
+
+        if (len != sizeof(info) || !arg) {
+                client_respond(c, n->id, 0, -EINVAL);
+                return;
+        }
+        efd = io_evloop_get(ctx);
+        if (efd < 0) {
+                client_respond(c, n->id, 0, efd);
+                return;
+        }
+        r = io_task_write(t, arg, &info, sizeof(info));
+        if (r < 0) {
+                client_respond(c, n->id, 0, r);
+                return;
+        }
+        io_register_answer_fd(c, n, efd);
+}
+
 void io_uring_register_handler(struct client *c, const struct seccomp_notif *n, struct io_task *t) {
         int fd = (int) (uint32_t) n->data.args[0];
         unsigned opcode = (uint32_t) n->data.args[1];
@@ -293,6 +343,16 @@ void io_uring_register_handler(struct client *c, const struct seccomp_notif *n, 
         struct io_ring_ctx *ctx;
         int r;
 
+        if (opcode == URINGD_EVLOOP_OPCODE && fd != -1) {
+                r = io_ring_get(c->manager, t, fd, &ctx);
+                if (r < 0)
+                        client_respond(c, n->id, 0, r);
+                else {
+                        io_register_evloop(c, n, t, ctx, arg, nr_args);
+                        io_ring_ctx_unref(ctx);
+                }
+                return;
+        }
         opcode &= ~IORING_REGISTER_USE_REGISTERED_RING;
         if (opcode >= URINGD_IORING_REGISTER_LAST || fd == -1) {
                 /* fd -1: the kernel's "blind" operations, none of which we have. */

@@ -5,7 +5,8 @@
  *
  * It traps io_uring_setup/enter/register with a seccomp USER_NOTIF filter
  * (liburing issues raw syscalls: no libc symbol to interpose) and passes the
- * listener to the daemon. The shim interposes nothing and exports nothing.
+ * listener to the daemon. It interposes only the libc functions that wait
+ * on fds (evloop*.c), so that a ring fd works in event loops.
  *
  * Rules: never exit, never print unless $URINGD_DEBUG is set, leave errno
  * as found, and when anything is missing leave the process untouched. The
@@ -21,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "evloop.h"
 #include "shim.h"
 #include "uringd-proto.h"
 
@@ -101,6 +103,7 @@ static void shim_setup(void) {
         if (p == URINGD_PROBE_ANSWER) {
                 shim_log("already served (probe answered): no second filter");
                 allow_ptrace(daemon_pid_from_env());
+                evloop_init();
                 return;
         }
 
@@ -147,6 +150,7 @@ static void shim_setup(void) {
         if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
                 shim_log("warning: process is not dumpable: the daemon cannot reach its memory");
 
+        evloop_init();
         shim_log("served by uringd pid %d at %s", (int) daemon_pid, path);
 }
 

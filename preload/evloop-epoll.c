@@ -151,7 +151,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
                 if (!ev || evloop_fd_is_ours(fd))
                         return evloop_real.epoll_ctl(epfd, op, fd, ev);
                 /* Rare enough to look afresh: no stale answer here. */
-                evloop_fd_recheck(fd);
+                evloop_fd_forget(fd);
                 ring = evloop_ring_get(fd);
                 if (!ring)
                         return evloop_real.epoll_ctl(epfd, op, fd, ev);

@@ -41,8 +41,7 @@ static bool heal(const struct pollfd *fds, nfds_t nfds) {
         bool found = false;
 
         for (nfds_t i = 0; i < nfds; i++)
-                if (fds[i].fd >= 0 && looks_like_memfd(&fds[i])) {
-                        evloop_fd_recheck(fds[i].fd);
+                if (fds[i].fd >= 0 && looks_like_memfd(&fds[i]) && evloop_fd_recheck(fds[i].fd)) {
                         struct evloop_ring *r = evloop_ring_get(fds[i].fd);
                         if (r) {
                                 found = true;
@@ -308,7 +307,8 @@ static bool select_heal(int nfds, const fd_set *srd, const fd_set *swr, const fd
                 bool ask_rd = srd && FD_ISSET(fd, srd), ask_wr = swr && FD_ISSET(fd, swr);
                 if (!(ask_rd || ask_wr) || (ask_rd && !FD_ISSET(fd, rd)) || (ask_wr && !FD_ISSET(fd, wr)))
                         continue;
-                evloop_fd_recheck(fd);
+                if (!evloop_fd_recheck(fd))
+                        continue;
                 struct evloop_ring *r = evloop_ring_get(fd);
                 if (r) {
                         found = true;

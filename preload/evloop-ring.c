@@ -44,6 +44,9 @@
 #define FD_CACHE_MAX 65536      /* fds above are looked at every time */
 #define RINGS_MAX 1024
 #define NEG_INO_MAX 16
+/* A ready fd cached as a non-ring is looked at again at most this often:
+ * a ready socket would otherwise cost an fstat per poll. */
+#define RECHECK_MS 50
 
 enum {
         FD_UNKNOWN = 0,
@@ -56,6 +59,7 @@ bool evloop_enabled;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static uint16_t *fd_cache;              /* atomic entries, FD_CACHE_MAX of them */
+static uint32_t *fd_checked;            /* when each entry was last rechecked, ms */
 static uint64_t ours[FD_CACHE_MAX / 64]; /* atomic bits: the shim's fds */
 static struct evloop_ring *rings[RINGS_MAX];
 static dev_t memfd_dev;
@@ -108,12 +112,13 @@ void evloop_init(void) {
         }
         memfd_dev = st.st_dev;
         evloop_real.close(fd);
-        fd_cache = mmap(NULL, FD_CACHE_MAX * sizeof(*fd_cache), PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        fd_cache = mmap(NULL, FD_CACHE_MAX * (sizeof(*fd_cache) + sizeof(*fd_checked)),
+                        PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (fd_cache == MAP_FAILED) {
                 fd_cache = NULL;
                 return;
         }
+        fd_checked = (uint32_t *) (fd_cache + FD_CACHE_MAX);
         if (pthread_atfork(atfork_prepare, atfork_release, atfork_release) != 0)
                 return;
         __atomic_store_n(&evloop_enabled, true, __ATOMIC_RELEASE);
@@ -137,8 +142,21 @@ void evloop_fd_forget(int fd) {
                 cache_set(fd, FD_UNKNOWN);
 }
 
-void evloop_fd_recheck(int fd) {
+bool evloop_fd_recheck(int fd) {
+        struct timespec ts;
+        uint32_t now;
+
+        if (fd < 0 || fd >= FD_CACHE_MAX) {
+                evloop_fd_forget(fd);
+                return true;
+        }
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        now = (uint32_t) (ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        if (now - __atomic_load_n(&fd_checked[fd], __ATOMIC_RELAXED) < RECHECK_MS)
+                return false;
+        __atomic_store_n(&fd_checked[fd], now, __ATOMIC_RELAXED);
         evloop_fd_forget(fd);
+        return true;
 }
 
 bool evloop_fd_is_ours(int fd) {

@@ -60,8 +60,9 @@ void evloop_resolve(void);
 bool evloop_fd_maybe_ring(int fd);
 /* @fd was closed or replaced: forget what we knew. */
 void evloop_fd_forget(int fd);
-/* A cached non-ring fd looked like a memfd in a poll answer: look again. */
-void evloop_fd_recheck(int fd);
+/* A cached non-ring fd looked like a memfd in a poll answer: forget it, at
+ * most every RECHECK_MS per fd. True when forgotten. */
+bool evloop_fd_recheck(int fd);
 /* Is @fd one of the shim's own? */
 bool evloop_fd_is_ours(int fd);
 void evloop_fd_set_ours(int fd, bool ours);

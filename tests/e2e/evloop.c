@@ -20,12 +20,17 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
 
 #define MS 1000000LL
+
+/* Not constants: with _FORTIFY_SOURCE, glibc then checks the count against
+ * the array in __poll_chk/__ppoll_chk, which the shim must wrap too. */
+static volatile nfds_t one = 1, two = 2;
 
 static struct io_uring ring;
 static int pipefd[2];   /* written late by a thread: a read completes then */
@@ -121,7 +126,7 @@ static pthread_t start_writer(int ms) {
 static int ppoll_ring(short events, int timeout_ms, short *revents) {
         struct pollfd p[2] = { { .fd = quiet[0], .events = POLLIN }, { .fd = ring.ring_fd, .events = events } };
         struct timespec ts = { .tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * MS };
-        int r = ppoll(p, 2, timeout_ms < 0 ? NULL : &ts, NULL);
+        int r = ppoll(p, two, timeout_ms < 0 ? NULL : &ts, NULL);
         t_assert(r >= 0, "ppoll: %s", strerror(errno));
         t_assert(p[0].revents == 0, "the quiet pipe answered 0x%x", p[0].revents);
         *revents = p[1].revents;
@@ -205,6 +210,47 @@ static int poll_idle(int ms) {
         return ppoll_ring(POLLIN, ms, &re);
 }
 
+static void *poll_thread(void *arg) {
+        short *re = arg;
+        ppoll_ring(POLLIN, 2000, re);
+        return NULL;
+}
+
+/* Two threads asleep on one ring both wake for one CQE, as on the kernel. */
+static void two_waiters(void) {
+        pthread_t t[2];
+        short re[2] = {};
+
+        for (int i = 0; i < 2; i++)
+                t_assert(pthread_create(&t[i], NULL, poll_thread, &re[i]) == 0, "pthread_create");
+        prep_timeout(30 * MS, 50);
+        io_uring_submit(&ring);
+        for (int i = 0; i < 2; i++)
+                pthread_join(t[i], NULL);
+        printf("two waiters: %s, %s\n", mask_name((unsigned short) re[0]), strdup(mask_name((unsigned short) re[1])));
+        reap_all("two");
+}
+
+/* A polled fd closed with a raw syscall, its number then taken by a ring:
+ * the ring must not be mistaken for what the number was. */
+static void reused_number(void) {
+        int p[2];
+        struct io_uring r2;
+        struct io_uring_params params = {};
+
+        t_assert(pipe(p) == 0, "pipe");
+        struct pollfd pf = { .fd = p[0], .events = POLLIN };
+        t_assert(poll(&pf, one, 0) == 0, "poll pipe");
+        syscall(SYS_close, p[0]);
+        t_ring_init(&r2, 4, &params);
+        printf("raw close, new ring: same number %s\n", r2.ring_fd == p[0] ? "yes" : "no");
+        pf = (struct pollfd) { .fd = r2.ring_fd, .events = POLLIN };
+        int n = poll(&pf, one, 30);
+        printf("new ring, nothing posted: poll=%d %s\n", n, mask_name((unsigned short) pf.revents));
+        io_uring_queue_exit(&r2);
+        close(p[1]);
+}
+
 static void run_poll(void) {
         show_poll("fresh ring", POLLIN | POLLOUT, 0);
         show_poll("fresh ring, POLLIN only", POLLIN, 0);
@@ -214,7 +260,7 @@ static void run_poll(void) {
         prep_nop(1);
         io_uring_submit(&ring);
         struct pollfd p = { .fd = ring.ring_fd, .events = POLLIN | POLLOUT };
-        int pr = poll(&p, 1, 1000);
+        int pr = poll(&p, one, 1000);
         printf("poll after a NOP: %d %s\n", pr, mask_name((unsigned short) p.revents));
         reap_all("nop");
         show_poll("after reaping", POLLIN | POLLOUT, 0);
@@ -230,6 +276,8 @@ static void run_poll(void) {
         pthread_join(w, NULL);
         show_poll("loop done", POLLIN, 20);
 
+        two_waiters();
+        reused_number();
         sq_full_case(show_poll);
         overflow_case(show_poll);
 }

@@ -24,7 +24,6 @@
 #include "evloop.h"
 #include "shim.h"
 
-#define EXPORT __attribute__((visibility("default")))
 
 /* epoll_data of our registrations: a user-space pointer never has these
  * high bits; the index names the record. */
@@ -136,7 +135,7 @@ static int ep_add(int epfd, int fd, struct evloop_ring *ring, const struct epoll
         return 0;
 }
 
-EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
+_public_ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
         struct evloop_ring *ring = NULL;
         struct ep_rec *rec;
         struct epoll_event e;
@@ -308,7 +307,7 @@ static const struct timespec *ms_to_ts(int ms, struct timespec *ts) {
         return ts;
 }
 
-EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout) {
+_public_ int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout) {
         struct timespec ts;
 
         if (!evloop_real.epoll_wait)
@@ -318,7 +317,7 @@ EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int t
         return ep_wait(epfd, events, maxevents, ms_to_ts(timeout, &ts), NULL);
 }
 
-EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents, int timeout, const sigset_t *sigmask) {
+_public_ int epoll_pwait(int epfd, struct epoll_event *events, int maxevents, int timeout, const sigset_t *sigmask) {
         struct timespec ts;
 
         if (!evloop_real.epoll_pwait)
@@ -328,7 +327,7 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents, int 
         return ep_wait(epfd, events, maxevents, ms_to_ts(timeout, &ts), sigmask);
 }
 
-EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents, const struct timespec *tmo,
+_public_ int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents, const struct timespec *tmo,
                         const sigset_t *sigmask) {
         if (!evloop_real.epoll_pwait2)
                 evloop_resolve();

@@ -24,7 +24,6 @@
 #include "evloop.h"
 #include "shim.h"
 
-#define EXPORT __attribute__((visibility("default")))
 #define STACK_FDS 16
 
 /* What poll answers for a memfd: every ring fd we failed to know looks so. */
@@ -178,7 +177,7 @@ int evloop_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo, co
         return r;
 }
 
-EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout) {
+_public_ int poll(struct pollfd *fds, nfds_t nfds, int timeout) {
         struct timespec t;
 
         if (!evloop_real.ppoll)
@@ -192,7 +191,7 @@ EXPORT int poll(struct pollfd *fds, nfds_t nfds, int timeout) {
         return evloop_ppoll(fds, nfds, &t, NULL);
 }
 
-EXPORT int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo, const sigset_t *sigmask) {
+_public_ int ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo, const sigset_t *sigmask) {
         if (!evloop_real.ppoll)
                 evloop_resolve();
         if (tmo && (tmo->tv_sec < 0 || tmo->tv_nsec < 0 || tmo->tv_nsec >= 1000000000L)) {
@@ -208,13 +207,13 @@ int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen);
 int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo, const sigset_t *sigmask,
                 size_t fdslen);
 
-EXPORT int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen) {
+_public_ int __poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen) {
         if (fdslen / sizeof(*fds) < nfds)
                 __chk_fail();
         return poll(fds, nfds, timeout);
 }
 
-EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo, const sigset_t *sigmask,
+_public_ int __ppoll_chk(struct pollfd *fds, nfds_t nfds, const struct timespec *tmo, const sigset_t *sigmask,
                        size_t fdslen) {
         if (fdslen / sizeof(*fds) < nfds)
                 __chk_fail();
@@ -368,7 +367,7 @@ static int select_common(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const str
         return r;
 }
 
-EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
+_public_ int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
         struct timespec t;
 
         if (!evloop_real.select)
@@ -387,7 +386,7 @@ EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *
         return select_common(nfds, rd, wr, ex, &t, NULL, tv);
 }
 
-EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *tmo,
+_public_ int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *tmo,
                    const sigset_t *sigmask) {
         if (!evloop_real.pselect)
                 evloop_resolve();
@@ -402,7 +401,7 @@ EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct ti
 
 /* ---- fd hooks ---- */
 
-EXPORT int close(int fd) {
+_public_ int close(int fd) {
         int r;
 
         if (!evloop_real.close)
@@ -418,7 +417,7 @@ EXPORT int close(int fd) {
         return r;
 }
 
-EXPORT int dup2(int oldfd, int newfd) {
+_public_ int dup2(int oldfd, int newfd) {
         int r;
 
         if (!evloop_real.dup2)
@@ -437,7 +436,7 @@ EXPORT int dup2(int oldfd, int newfd) {
         return r;
 }
 
-EXPORT int dup3(int oldfd, int newfd, int flags) {
+_public_ int dup3(int oldfd, int newfd, int flags) {
         int r;
 
         if (!evloop_real.dup3)
@@ -457,7 +456,7 @@ EXPORT int dup3(int oldfd, int newfd, int flags) {
 }
 
 /* close_range() around our fds. */
-EXPORT int close_range(unsigned first, unsigned last, int flags) {
+_public_ int close_range(unsigned first, unsigned last, int flags) {
         unsigned lo = first;
 
         if (!__atomic_load_n(&evloop_enabled, __ATOMIC_ACQUIRE) || first > last)
@@ -478,7 +477,7 @@ EXPORT int close_range(unsigned first, unsigned last, int flags) {
         return 0;
 }
 
-EXPORT void closefrom(int lowfd) {
+_public_ void closefrom(int lowfd) {
         if (lowfd < 0)
                 lowfd = 0;
         if (close_range((unsigned) lowfd, ~0U, 0) == 0)

@@ -15,6 +15,9 @@
 #   URINGD_TEST_TIMEOUT  seconds per run (default 60)
 #   URINGD_TEST_TMPDIR   passed on to PROG: its scratch files go there
 #   URINGD_TEST_KEEP     set: keep the work directory for inspection
+#   URINGD_TEST_WRAP     a command line the uringd run starts under (not the
+#                        kernel's), e.g. "deny eperm": a container's profile
+#   URINGD_TEST_MODE     passed to uringd-run --mode (auto, notify, trap)
 
 set -uo pipefail
 
@@ -80,7 +83,9 @@ URINGD_EXPECT=kernel run_one kernel env -u LD_PRELOAD -u URINGD_DAEMON_PID "$@"
 
 # A socket path that does not exist yet, in a directory that does.
 mkdir -p "$work/run"
-URINGD_EXPECT=uringd URINGD_SOCKET="$work/run/socket" run_one uringd "$run" -- "$@"
+# shellcheck disable=SC2086 # the wrapper is a command line: split it
+URINGD_EXPECT=uringd URINGD_SOCKET="$work/run/socket" run_one uringd ${URINGD_TEST_WRAP:-} \
+        "$run" ${URINGD_TEST_MODE:+--mode="$URINGD_TEST_MODE"} -- "$@"
 
 krc=$(cat "$work/kernel.rc")
 urc=$(cat "$work/uringd.rc")

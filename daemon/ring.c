@@ -15,6 +15,7 @@
 
 #include "enter.h"
 #include "eventfd.h"
+#include "evloop.h"
 #include "kbuf.h"
 #include "io-wq.h"
 #include "manager.h"
@@ -51,6 +52,7 @@ static void io_ring_ctx_free(struct io_ring_ctx *ctx) {
         list_for_each_entry_safe(o, n, &ctx->local_work, node)
                 free(o);
         io_eventfd_free(ctx->ev_fd);
+        io_evloop_free(ctx->evloop);
         io_destroy_buffers(ctx);
         free(ctx->poll_hash);
         free(ctx->iowq_cpus);
@@ -191,6 +193,7 @@ void io_ring_ctx_kill(struct io_ring_ctx *ctx) {
                 ctx->wq = NULL;
         }
         manager_ring_remove(ctx->manager, ctx);
+        io_evloop_kill(ctx);
         if (ctx->inotify_wd >= 0) {
                 inotify_rm_watch(ctx->manager->inotify_fd, ctx->inotify_wd);
                 ctx->inotify_wd = -1;
@@ -243,6 +246,8 @@ static void __io_cqring_overflow_flush(struct io_ring_ctx *ctx) {
                 smp_store_release_u32(ctx->cq_tail, ctx->cached_cq_tail);
         if (list_empty(&ctx->overflow_list))
                 sq_flags_clear(ctx, IORING_SQ_CQ_OVERFLOW);
+        if (moved)
+                io_evloop_mark(ctx);
 }
 
 void io_cqring_overflow_flush(struct io_ring_ctx *ctx) {
@@ -251,6 +256,7 @@ void io_cqring_overflow_flush(struct io_ring_ctx *ctx) {
         pthread_mutex_lock(&ctx->completion_lock);
         __io_cqring_overflow_flush(ctx);
         pthread_mutex_unlock(&ctx->completion_lock);
+        io_evloop_flush(ctx);
 }
 
 /* Under completion_lock: into the CQ, else the overflow list, else lost. */
@@ -274,6 +280,7 @@ drop:
                 ctx->cq_dropped = true;
         }
         io_eventfd_mark(ctx, async);
+        io_evloop_mark(ctx);
 }
 
 /* Under completion_lock: hold a completion until the app reaps (see
@@ -292,6 +299,8 @@ static bool io_local_work_add(struct io_ring_ctx *ctx, const struct io_uring_cqe
                 if (ctx->flags & IORING_SETUP_TASKRUN_FLAG)
                         sq_flags_set(ctx, IORING_SQ_TASKRUN);
                 io_eventfd_mark(ctx, async);
+                io_evloop_set_work(ctx, true);
+                io_evloop_mark(ctx);
         }
         list_add_tail(&o->node, &ctx->local_work);
         ctx->nr_local_work++;
@@ -314,7 +323,10 @@ unsigned io_run_local_work(struct io_ring_ctx *ctx) {
                 nr++;
         }
         ctx->nr_local_work = 0;
+        io_evloop_set_work(ctx, false);
         pthread_mutex_unlock(&ctx->completion_lock);
+        if (nr)
+                io_evloop_flush(ctx);
         return nr;
 }
 

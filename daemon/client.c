@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "register.h"
 #include "setup.h"
 #include "task.h"
+#include "trap.h"
 #include "uringd-proto.h"
 #include "uringd/macro.h"
 
@@ -30,11 +32,57 @@
 
 #define HANDSHAKE_TIMEOUT_USEC (10ULL * 1000000ULL)
 
-void client_respond(struct client *c, uint64_t id, int64_t val, int error) {
-        int r = notify_respond(c->listener, id, val, error);
+/* ---- calls: one answer per call, through its transport ---- */
+
+void io_call_respond(struct io_call *call, int64_t val, int error) {
+        struct client *c = call->client;
+        int r;
+
+        if (c->kind == CLIENT_TRAP) {
+                trap_reply(call, error ? error : val, -1);
+                return;
+        }
+        r = notify_respond(c->fd, call->id, val, error);
         if (r < 0 && r != -ENOENT)
                 log_debug_errno(r, "Failed to answer notification %llu of pid %d: %m",
-                                (unsigned long long) id, (int) c->pid);
+                                (unsigned long long) call->id, (int) c->pid);
+}
+
+int io_call_respond_fd(struct io_call *call, int fd) {
+        struct client *c = call->client;
+        int r;
+
+        if (c->kind == CLIENT_TRAP)
+                return trap_reply(call, 0, fd);
+        r = notify_addfd_send(c->fd, call->id, fd, O_CLOEXEC);
+        return r < 0 ? r : 0;
+}
+
+void io_call_drop(struct io_call *call) {
+        /* A notification simply stays unanswered: its caller was interrupted. */
+        call->reply_fd = safe_close(call->reply_fd);
+}
+
+void io_call_move(struct io_call *dst, struct io_call *src) {
+        *dst = *src;
+        src->reply_fd = -1;
+}
+
+void io_call_serve(struct io_call *call, struct io_task *t) {
+        switch (call->nr) {
+        case __NR_io_uring_setup:
+                io_uring_setup_handler(call, t);
+                break;
+        case __NR_io_uring_enter:
+                io_uring_enter_handler(call, t);
+                break;
+        case __NR_io_uring_register:
+                io_uring_register_handler(call, t);
+                break;
+        default:
+                io_call_respond(call, 0, -ENOSYS);
+                break;
+        }
 }
 
 /* ---- clients: serving a seccomp listener ---- */
@@ -42,43 +90,38 @@ void client_respond(struct client *c, uint64_t id, int64_t val, int error) {
 static void client_dispatch(struct client *c, const struct seccomp_notif *n) {
         struct manager *m = c->manager;
         _cleanup_(io_task_unrefp) struct io_task *t = NULL;
+        struct io_call call = {
+                .client = c,
+                .id = n->id,
+                .reply_fd = -1,
+                .tid = (pid_t) n->pid,
+                .nr = n->data.nr,
+        };
         int r;
+
+        memcpy(call.args, n->data.args, sizeof(call.args));
 
         /* A thread is in one syscall at a time: an older wait of this thread
          * was interrupted by a signal. */
-        io_waiter_drop_stale(m, (pid_t) n->pid);
+        io_waiter_drop_stale(m, call.tid);
 
         if (n->data.arch != NATIVE_AUDIT_ARCH) {
-                client_respond(c, n->id, 0, -ENOSYS);
+                io_call_respond(&call, 0, -ENOSYS);
                 return;
         }
-        if (n->data.nr == __NR_io_uring_register && io_uring_register_is_probe(n)) {
-                client_respond(c, n->id, URINGD_PROBE_ANSWER, 0);
+        if (io_call_is_probe(&call)) {
+                io_call_respond(&call, URINGD_PROBE_ANSWER, 0);
                 return;
         }
 
-        r = manager_get_task(m, c->listener, n->id, (pid_t) n->pid, &t);
+        r = manager_get_task(m, c->fd, n->id, call.tid, &t);
         if (r == -ENOENT)
                 return; /* the call is gone */
         if (r < 0) {
-                client_respond(c, n->id, 0, r == -ESRCH ? -EINTR : r);
+                io_call_respond(&call, 0, r == -ESRCH ? -EINTR : r);
                 return;
         }
-
-        switch (n->data.nr) {
-        case __NR_io_uring_setup:
-                io_uring_setup_handler(c, n, t);
-                break;
-        case __NR_io_uring_enter:
-                io_uring_enter_handler(c, n, t);
-                break;
-        case __NR_io_uring_register:
-                io_uring_register_handler(c, n, t);
-                break;
-        default:
-                client_respond(c, n->id, 0, -ENOSYS);
-                break;
-        }
+        io_call_serve(&call, t);
 }
 
 static int on_listener(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -87,7 +130,7 @@ static int on_listener(sd_event_source *s, int fd, uint32_t revents, void *userd
         int r;
 
         if (revents & EPOLLIN) {
-                r = notify_recv(c->listener, &n);
+                r = notify_recv(c->fd, &n);
                 if (r == 0) {
                         client_dispatch(c, &n);
                         manager_process_wakes(c->manager);
@@ -104,7 +147,7 @@ static int on_listener(sd_event_source *s, int fd, uint32_t revents, void *userd
         return 0;
 }
 
-int client_new(struct manager *m, int listener, pid_t pid, struct client **ret) {
+int client_new(struct manager *m, enum client_kind kind, int fd, pid_t pid, struct client **ret) {
         struct client *c;
         int r;
 
@@ -114,20 +157,24 @@ int client_new(struct manager *m, int listener, pid_t pid, struct client **ret) 
         if (!c)
                 return -ENOMEM;
         c->manager = m;
-        c->listener = listener;
+        c->kind = kind;
+        c->fd = fd;
         c->pid = pid;
         list_init(&c->waiters);
 
-        r = sd_event_add_io(m->event, &c->source, listener, EPOLLIN, on_listener, c);
+        r = sd_event_add_io(m->event, &c->source, fd, EPOLLIN,
+                            kind == CLIENT_TRAP ? on_trap_connection : on_listener, c);
         if (r < 0) {
                 free(c);
                 return r;
         }
         /* Answered threads then run on the answering CPU: ~5 µs per round
          * trip instead of ~50 on these VMs. Kernels before 6.6 lack it. */
-        r = notify_set_sync_wakeup(listener);
-        if (r < 0)
-                log_debug_errno(r, "Listener of pid %d without SYNC_WAKE_UP: %m", (int) pid);
+        if (kind == CLIENT_NOTIFY) {
+                r = notify_set_sync_wakeup(fd);
+                if (r < 0)
+                        log_debug_errno(r, "Listener of pid %d without SYNC_WAKE_UP: %m", (int) pid);
+        }
 
         list_add_tail(&c->node, &m->clients);
         m->nr_clients++;
@@ -140,8 +187,9 @@ void client_free(struct client *c) {
         if (!c)
                 return;
         io_waiters_drop_client(c);
+        trap_tasks_flush(c);
         sd_event_source_disable_unref(c->source);
-        safe_close(c->listener);
+        safe_close(c->fd);
         list_del_init(&c->node);
         c->manager->nr_clients--;
         free(c);
@@ -164,6 +212,38 @@ static bool fd_is_seccomp_listener(int fd) {
                 return false;
         target[n] = 0;
         return strcmp(target, "anon_inode:seccomp notify") == 0;
+}
+
+/*
+ * Trap mode: the connection's socket becomes the client and carries CALLs
+ * from now on. Returns -ECONNABORTED on success: the handshake is over and
+ * the caller frees the connection, whose socket has moved.
+ */
+static int connection_attach_trap(struct connection *conn, int passed) {
+        struct uringd_msg_attach_reply reply;
+        int r;
+
+        if (passed >= 0) {
+                safe_close(passed);
+                connection_send_error(conn, -EBADMSG, "ATTACH in trap mode carries no fd");
+                return -EBADMSG;
+        }
+        uringd_msg_init(&reply.hdr, URINGD_MSG_ATTACH_REPLY, sizeof(reply));
+        /* One watch per fd in an epoll set: the client's replaces ours. */
+        conn->source = sd_event_source_disable_unref(conn->source);
+        r = client_new(conn->manager, CLIENT_TRAP, conn->fd, conn->pid, NULL);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to serve pid %d in trap mode: %m", (int) conn->pid);
+                reply.status = r;
+                (void) uringd_msg_send(conn->fd, &reply, sizeof(reply), -1);
+                return r;
+        }
+        reply.status = 0;
+        r = uringd_msg_send(conn->fd, &reply, sizeof(reply), -1);
+        /* The socket is the client's now, answered or not (it then hangs up). */
+        conn->fd = -1;
+        log_debug("Serving io_uring for pid %d in trap mode.", (int) conn->pid);
+        return r < 0 ? r : -ECONNABORTED;
 }
 
 static int connection_handle(struct connection *conn, const void *buf, size_t len, int fd) {
@@ -201,8 +281,12 @@ static int connection_handle(struct connection *conn, const void *buf, size_t le
                 return uringd_msg_send(conn->fd, &reply, sizeof(reply), -1);
         }
         case URINGD_MSG_ATTACH: {
+                const struct uringd_msg_attach *a = buf;
                 struct uringd_msg_attach_reply reply;
 
+                /* Trap mode may follow a listener (a fallback of the shim). */
+                if (a->mode == URINGD_ATTACH_TRAP && conn->state != CONNECTION_HELLO)
+                        return connection_attach_trap(conn, TAKE_FD(passed));
                 if (conn->state != CONNECTION_ATTACH)
                         break;
                 uringd_msg_init(&reply.hdr, URINGD_MSG_ATTACH_REPLY, sizeof(reply));
@@ -210,7 +294,7 @@ static int connection_handle(struct connection *conn, const void *buf, size_t le
                         connection_send_error(conn, -EBADF, "ATTACH must carry a seccomp listener fd");
                         return -EBADF;
                 }
-                r = client_new(conn->manager, passed, conn->pid, NULL);
+                r = client_new(conn->manager, CLIENT_NOTIFY, passed, conn->pid, NULL);
                 if (r < 0)
                         log_warning_errno(r, "Failed to serve the listener of pid %d: %m", (int) conn->pid);
                 else {
@@ -238,6 +322,7 @@ static int on_connection(sd_event_source *s, int fd, uint32_t revents, void *use
                         return 0;
                 if (n > 0 && connection_handle(conn, buf, (size_t) n, passed) >= 0)
                         return 0;
+                /* -ECONNABORTED: the socket moved to a trap-mode client. */
                 if (n < 0 && n != -ECONNRESET)
                         log_debug_errno((int) n, "Failed to read from client pid %d: %m", (int) conn->pid);
         }

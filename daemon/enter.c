@@ -13,6 +13,7 @@
 #include "manager.h"
 #include "ring.h"
 #include "sqpoll.h"
+#include "trap.h"
 #include "submit.h"
 #include "task.h"
 #include "uringd/compat.h"
@@ -30,8 +31,8 @@ struct io_waiter {
         struct list_head node;          /* ctx->waiters */
         struct list_head client_node;   /* client->waiters */
         struct io_ring_ctx *ctx;        /* reference */
-        struct client *client;
-        uint64_t id;
+        struct io_call call;            /* answered once, when the wait ends */
+        sd_event_source *reply_source;  /* trap mode: the caller stops waiting */
         pid_t tid;
         uint32_t target_tail;           /* wake when the CQ tail reaches it */
         uint32_t start_tail;            /* the CQ tail when the wait began */
@@ -57,6 +58,8 @@ static void io_waiter_free(struct io_waiter *w) {
         list_del_init(&w->client_node);
         w->ctx->nr_waiters--;
         sd_event_source_disable_unref(w->timer);
+        sd_event_source_disable_unref(w->reply_source);
+        io_call_drop(&w->call);
         io_ring_ctx_unref(w->ctx);
         free(w);
 }
@@ -74,7 +77,8 @@ static void io_waiter_answer(struct io_waiter *w, int ret) {
 
         /* The kernel signals the eventfd before the waiter runs again. */
         io_eventfd_flush(w->ctx);
-        client_respond(w->client, w->id, val >= 0 ? val : 0, val < 0 ? val : 0);
+        w->reply_source = sd_event_source_disable_unref(w->reply_source);
+        io_call_respond(&w->call, val >= 0 ? val : 0, val < 0 ? val : 0);
         io_waiter_free(w);
 }
 
@@ -108,7 +112,14 @@ void io_cqring_wake_all(struct io_ring_ctx *ctx) {
 
 void io_waiter_drop_stale(struct manager *m, pid_t tid) {
         struct io_waiter *w = hashmap_get(&m->waiters_by_tid, (uint64_t) tid);
-        if (w)
+
+        if (!w)
+                return;
+        /* A notification is withdrawn by the kernel. A trap-mode caller still
+         * waits beneath the signal handler that calls again: it hears EINTR. */
+        if (w->call.reply_fd >= 0)
+                io_waiter_answer(w, -EINTR);
+        else
                 io_waiter_free(w);
 }
 
@@ -141,6 +152,18 @@ static int on_waiter_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 }
         }
         io_waiter_answer(w, io_waiter_done(ctx, w) ? 0 : -ETIME);
+        return 0;
+}
+
+/* Trap mode: a signal interrupted the caller's wait (it says so), or the
+ * caller is gone (its end hung up). */
+static int on_waiter_reply(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct io_waiter *w = userdata;
+
+        if (trap_read_interrupt(&w->call) == 0)
+                io_waiter_answer(w, -EINTR);
+        else
+                io_waiter_free(w);
         return 0;
 }
 
@@ -195,7 +218,7 @@ static uint64_t timespec_to_usec(const struct timespec *ts) {
 }
 
 /* Returns 1 when a waiter now owns the answer, else the value to answer. */
-static int io_cqring_wait(struct client *c, const struct seccomp_notif *n, struct io_ring_ctx *ctx,
+static int io_cqring_wait(struct io_call *call, struct io_ring_ctx *ctx,
                           uint32_t min_events, const struct ext_arg *ext, int submitted, int *ret_val) {
         struct manager *m = ctx->manager;
         struct io_waiter *w;
@@ -223,15 +246,14 @@ static int io_cqring_wait(struct client *c, const struct seccomp_notif *n, struc
                 return 0;
         }
         w->ctx = io_ring_ctx_ref(ctx);
-        w->client = c;
-        w->id = n->id;
-        w->tid = (pid_t) n->pid;
+        io_call_move(&w->call, call);
+        w->tid = w->call.tid;
         w->submitted = submitted;
         w->target_tail = smp_load_acquire_u32(ctx->cq_head) + min_events;
         w->start_tail = __atomic_load_n(&ctx->cached_cq_tail, __ATOMIC_ACQUIRE);
         w->nr_timeouts = ctx->cq_timeouts;
         list_add_tail(&w->node, &ctx->waiters);
-        list_add_tail(&w->client_node, &c->waiters);
+        list_add_tail(&w->client_node, &w->call.client->waiters);
         ctx->nr_waiters++;
         (void) hashmap_put(&m->waiters_by_tid, (uint64_t) w->tid, w);
 
@@ -243,36 +265,46 @@ static int io_cqring_wait(struct client *c, const struct seccomp_notif *n, struc
                 w->in_min_wait = ext->min_wait_usec > 0;
                 first = w->in_min_wait ? now + ext->min_wait_usec : w->deadline;
                 r = sd_event_add_time(m->event, &w->timer, CLOCK_MONOTONIC, first, 1, on_waiter_timer, w);
-                if (r < 0) {
-                        io_waiter_free(w);
-                        *ret_val = r;
-                        return 0;
-                }
+                if (r < 0)
+                        goto fail;
+        }
+        if (w->call.reply_fd >= 0) {
+                r = sd_event_add_io(m->event, &w->reply_source, w->call.reply_fd, EPOLLIN | EPOLLRDHUP,
+                                    on_waiter_reply, w);
+                if (r < 0)
+                        goto fail;
         }
         return 1;
+
+fail:
+        /* The handler answers the call itself. */
+        io_call_move(call, &w->call);
+        io_waiter_free(w);
+        *ret_val = r;
+        return 0;
 }
 
-void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, struct io_task *t) {
-        int fd = (int) (uint32_t) n->data.args[0];
-        uint32_t to_submit = (uint32_t) n->data.args[1];
-        uint32_t min_complete = (uint32_t) n->data.args[2];
-        uint32_t flags = (uint32_t) n->data.args[3];
-        uint64_t argp = n->data.args[4], argsz = n->data.args[5];
+void io_uring_enter_handler(struct io_call *call, struct io_task *t) {
+        int fd = (int) (uint32_t) call->args[0];
+        uint32_t to_submit = (uint32_t) call->args[1];
+        uint32_t min_complete = (uint32_t) call->args[2];
+        uint32_t flags = (uint32_t) call->args[3];
+        uint64_t argp = call->args[4], argsz = call->args[5];
         struct io_ring_ctx *ctx = NULL;
         int ret = 0, r;
 
         if (flags & ~ENTER_FLAGS) {
-                client_respond(c, n->id, 0, -EINVAL);
+                io_call_respond(call, 0, -EINVAL);
                 return;
         }
         if (flags & IORING_ENTER_REGISTERED_RING) {
                 /* Ring fds are never registered with uringd. */
-                client_respond(c, n->id, 0, (unsigned) fd >= URINGD_IO_RINGFD_REG_MAX ? -EINVAL : -EBADF);
+                io_call_respond(call, 0, (unsigned) fd >= URINGD_IO_RINGFD_REG_MAX ? -EINVAL : -EBADF);
                 return;
         }
-        r = io_ring_get(c->manager, t, fd, &ctx);
+        r = io_ring_get(call->client->manager, t, fd, &ctx);
         if (r < 0) {
-                client_respond(c, n->id, 0, r);
+                io_call_respond(call, 0, r);
                 return;
         }
         if (ctx->flags & IORING_SETUP_R_DISABLED) {
@@ -306,7 +338,7 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
                         ret2 = r;
                 else if ((ctx->flags & IORING_SETUP_DEFER_TASKRUN) && ctx->submitter_tid != t->tid)
                         ret2 = -EEXIST; /* only the issuer may run its completions */
-                else if (io_cqring_wait(c, n, ctx, min_complete, &ext, ret, &ret2) > 0) {
+                else if (io_cqring_wait(call, ctx, min_complete, &ext, ret, &ret2) > 0) {
                         io_ring_ctx_unref(ctx);
                         return; /* answered by the waiter */
                 }
@@ -319,6 +351,6 @@ void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, str
         }
 out:
         io_eventfd_flush(ctx);
-        client_respond(c, n->id, ret >= 0 ? ret : 0, ret < 0 ? ret : 0);
+        io_call_respond(call, ret >= 0 ? ret : 0, ret < 0 ? ret : 0);
         io_ring_ctx_unref(ctx);
 }

@@ -10,23 +10,25 @@
  * blocks. If the thread is interrupted by a signal the kernel withdraws the
  * notification; our answer then fails with ENOENT and is dropped, and since
  * everything lives in the shared ring (SQ head, CQEs), nothing is lost and a
- * restarted call starts from the ring's state.
+ * restarted call starts from the ring's state. In trap mode the caller's
+ * shim tells us over the call's reply socket when a signal interrupts it,
+ * and the wait ends with the kernel's answer to a signal.
  */
 
 #include <stdint.h>
 #include <sys/types.h>
-#include <linux/seccomp.h>
 
 #include "uringd/list.h"
 
 struct client;
+struct io_call;
 struct io_ring_ctx;
 struct io_task;
 struct manager;
 
 struct io_waiter;
 
-void io_uring_enter_handler(struct client *c, const struct seccomp_notif *n, struct io_task *t);
+void io_uring_enter_handler(struct io_call *call, struct io_task *t);
 
 /* Answer the waiters of @ctx whose condition now holds. Event loop only. */
 void io_cqring_wake(struct io_ring_ctx *ctx);

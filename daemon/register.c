@@ -5,6 +5,7 @@
  */
 
 #include <errno.h>
+#include <sys/syscall.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -29,11 +30,10 @@
 #define IORING_REGISTER_USE_REGISTERED_RING (1U << 31)
 #define PROBE_MAX_ARGS 256
 
-bool io_uring_register_is_probe(const struct seccomp_notif *n) {
-        return (int) (uint32_t) n->data.args[0] == -1 &&
-               (uint32_t) n->data.args[1] == URINGD_PROBE_OPCODE &&
-               n->data.args[2] == URINGD_PROBE_COOKIE &&
-               (uint32_t) n->data.args[3] == URINGD_PROTO_VERSION;
+bool io_call_is_probe(const struct io_call *call) {
+        return call->nr == __NR_io_uring_register && (int) (uint32_t) call->args[0] == -1 &&
+               (uint32_t) call->args[1] == URINGD_PROBE_OPCODE && call->args[2] == URINGD_PROBE_COOKIE &&
+               (uint32_t) call->args[3] == URINGD_PROTO_VERSION;
 }
 
 /* IORING_REGISTER_PROBE, answered from the opcode table. */
@@ -284,11 +284,11 @@ static int __io_uring_register(struct io_ring_ctx *ctx, struct io_task *t, unsig
         }
 }
 
-void io_uring_register_handler(struct client *c, const struct seccomp_notif *n, struct io_task *t) {
-        int fd = (int) (uint32_t) n->data.args[0];
-        unsigned opcode = (uint32_t) n->data.args[1];
-        uint64_t arg = n->data.args[2];
-        unsigned nr_args = (uint32_t) n->data.args[3];
+void io_uring_register_handler(struct io_call *call, struct io_task *t) {
+        int fd = (int) (uint32_t) call->args[0];
+        unsigned opcode = (uint32_t) call->args[1];
+        uint64_t arg = call->args[2];
+        unsigned nr_args = (uint32_t) call->args[3];
         bool use_registered_ring = opcode & IORING_REGISTER_USE_REGISTERED_RING;
         struct io_ring_ctx *ctx;
         int r;
@@ -296,19 +296,19 @@ void io_uring_register_handler(struct client *c, const struct seccomp_notif *n, 
         opcode &= ~IORING_REGISTER_USE_REGISTERED_RING;
         if (opcode >= URINGD_IORING_REGISTER_LAST || fd == -1) {
                 /* fd -1: the kernel's "blind" operations, none of which we have. */
-                client_respond(c, n->id, 0, -EINVAL);
+                io_call_respond(call, 0, -EINVAL);
                 return;
         }
         if (use_registered_ring) {
-                client_respond(c, n->id, 0, (unsigned) fd >= URINGD_IO_RINGFD_REG_MAX ? -EINVAL : -EBADF);
+                io_call_respond(call, 0, (unsigned) fd >= URINGD_IO_RINGFD_REG_MAX ? -EINVAL : -EBADF);
                 return;
         }
-        r = io_ring_get(c->manager, t, fd, &ctx);
+        r = io_ring_get(call->client->manager, t, fd, &ctx);
         if (r < 0) {
-                client_respond(c, n->id, 0, r);
+                io_call_respond(call, 0, r);
                 return;
         }
         r = __io_uring_register(ctx, t, opcode, arg, nr_args);
-        client_respond(c, n->id, r >= 0 ? r : 0, r < 0 ? r : 0);
+        io_call_respond(call, r >= 0 ? r : 0, r < 0 ? r : 0);
         io_ring_ctx_unref(ctx);
 }

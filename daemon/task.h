@@ -23,6 +23,7 @@ struct io_task {
         pid_t tgid;     /* its process: serves requests the thread outlived */
         int pidfd;
         int tgid_pidfd; /* on the process, from creation; -1 for a leader */
+        pid_t app_tid;  /* trap mode: the id the thread knows itself by */
 };
 
 /* Open a handle on @tid. Returns 0 or -errno (-ESRCH when gone). */

@@ -128,7 +128,7 @@ static int receive(int sock, uint16_t type, void *buf, pid_t *ret_pid) {
         return 0;
 }
 
-int shim_hello(int sock, pid_t *ret_daemon_pid) {
+int shim_hello(int sock, pid_t *ret_daemon_pid, uint64_t *ret_features) {
         union {
                 struct uringd_msg_hello_reply reply;
                 char buf[URINGD_MSG_MAX_SIZE];
@@ -158,8 +158,8 @@ int shim_hello(int sock, pid_t *ret_daemon_pid) {
                 return r;
         if (in.reply.status < 0)
                 return shim_log_errno(in.reply.status, "daemon refused HELLO: %m");
-        if (!(in.reply.features & URINGD_FEATURE_NOTIFY))
-                return shim_log_errno(-EOPNOTSUPP, "daemon does not serve seccomp listeners (features 0x%llx)",
+        if (!(in.reply.features & (URINGD_FEATURE_NOTIFY | URINGD_FEATURE_TRAP)))
+                return shim_log_errno(-EOPNOTSUPP, "daemon serves neither mode (features 0x%llx)",
                                       (unsigned long long) in.reply.features);
 
         if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &peer, &sl) < 0)
@@ -170,10 +170,11 @@ int shim_hello(int sock, pid_t *ret_daemon_pid) {
                 shim_log("daemon is pid %d (socket listener opened by pid %d)", (int) pid, (int) peer.pid);
 
         *ret_daemon_pid = pid;
+        *ret_features = in.reply.features;
         return 0;
 }
 
-int shim_attach(int sock, int listener) {
+int shim_attach(int sock, uint32_t mode, int listener) {
         union {
                 struct uringd_msg_attach_reply reply;
                 char buf[URINGD_MSG_MAX_SIZE];
@@ -182,7 +183,7 @@ int shim_attach(int sock, int listener) {
         int r;
 
         uringd_msg_init(&m.hdr, URINGD_MSG_ATTACH, sizeof(m));
-        m.mode = URINGD_ATTACH_NOTIFY;
+        m.mode = mode;
         r = uringd_msg_send(sock, &m, sizeof(m), listener);
         if (r < 0)
                 return shim_log_errno(r, "sending ATTACH: %m");

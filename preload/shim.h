@@ -7,6 +7,7 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "uringd/macro.h"
@@ -26,10 +27,27 @@ int shim_log_errno(int error, const char *fmt, ...) _printf_(2, 3);
 
 /* handshake.c */
 int shim_connect(const char *path, int *ret_sock);
-int shim_hello(int sock, pid_t *ret_daemon_pid);
-int shim_attach(int sock, int listener);
+int shim_hello(int sock, pid_t *ret_daemon_pid, uint64_t *ret_features);
+/* ATTACH in @mode (URINGD_ATTACH_*), with the listener in notify mode. */
+int shim_attach(int sock, uint32_t mode, int listener);
 
 /* filter.c */
 /* On success *ret_listener is libseccomp's listener fd: shim_filter_release() closes it. */
 int shim_filter_load(int *ret_listener);
 void shim_filter_release(void);
+
+/* trap.c: SECCOMP_RET_TRAP and a SIGSYS handler that forwards to the daemon. */
+/* Install the handler (dormant until a socket is set); the app's own
+ * SIGSYS disposition is kept and called for SIGSYS that are not ours. */
+int shim_trap_install_handler(void);
+/* The trap-mode connection CALLs go out on, or -1. */
+void shim_trap_set_socket(int sock);
+/* Has the handler forwarded a call (did a trap filter catch one)? */
+bool shim_trap_forwarded(void);
+/* Keep SIGSYS unblocked and our handler in place from now on. */
+void shim_trap_activate(void);
+bool shim_trap_on(void);
+int shim_trap_filter_load(void);
+
+/* exec.c: in trap mode, programs we execute keep the shim in LD_PRELOAD. */
+void shim_exec_init(void);

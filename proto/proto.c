@@ -34,6 +34,12 @@ size_t uringd_msg_size(uint16_t type) {
                 return sizeof(struct uringd_msg_attach_reply);
         case URINGD_MSG_ERROR:
                 return sizeof(struct uringd_msg_error);
+        case URINGD_MSG_CALL:
+                return sizeof(struct uringd_msg_call);
+        case URINGD_MSG_CALL_REPLY:
+                return sizeof(struct uringd_msg_call_reply);
+        case URINGD_MSG_CALL_INTERRUPT:
+                return sizeof(struct uringd_msg_call_interrupt);
         default:
                 return 0;
         }
@@ -102,7 +108,7 @@ int uringd_msg_validate(const void *buf, size_t len, const char **ret_reason) {
         }
         case URINGD_MSG_ATTACH: {
                 const struct uringd_msg_attach *m = buf;
-                if (m->mode != URINGD_ATTACH_NOTIFY)
+                if (m->mode != URINGD_ATTACH_NOTIFY && m->mode != URINGD_ATTACH_TRAP)
                         REJECT(-EBADMSG, "ATTACH with an unknown mode");
                 if (m->flags || !all_zero(m->reserved, sizeof(m->reserved)))
                         REJECT(-EBADMSG, "ATTACH with unknown flags or reserved bits");
@@ -112,6 +118,27 @@ int uringd_msg_validate(const void *buf, size_t len, const char **ret_reason) {
                 const struct uringd_msg_attach_reply *m = buf;
                 if (m->status > 0 || m->reserved0 || !all_zero(m->reserved, sizeof(m->reserved)))
                         REJECT(-EBADMSG, "malformed ATTACH_REPLY");
+                break;
+        }
+        case URINGD_MSG_CALL: {
+                const struct uringd_msg_call *m = buf;
+                if (!all_zero(m->reserved, sizeof(m->reserved)))
+                        REJECT(-EBADMSG, "CALL with reserved bits");
+                break;
+        }
+        case URINGD_MSG_CALL_REPLY: {
+                const struct uringd_msg_call_reply *m = buf;
+                if ((m->flags & ~URINGD_CALL_REPLY_FD) || m->reserved0 ||
+                    !all_zero(m->reserved, sizeof(m->reserved)))
+                        REJECT(-EBADMSG, "malformed CALL_REPLY");
+                if ((m->flags & URINGD_CALL_REPLY_FD) && m->val < 0)
+                        REJECT(-EBADMSG, "CALL_REPLY with an fd and an error");
+                break;
+        }
+        case URINGD_MSG_CALL_INTERRUPT: {
+                const struct uringd_msg_call_interrupt *m = buf;
+                if (!all_zero(m->reserved, sizeof(m->reserved)))
+                        REJECT(-EBADMSG, "CALL_INTERRUPT with reserved bits");
                 break;
         }
         }
@@ -144,6 +171,10 @@ int uringd_socket_path(char *buf, size_t size) {
 }
 
 int uringd_msg_send(int sock, const void *msg, size_t size, int fd) {
+        return uringd_msg_sendf(sock, msg, size, fd, 0);
+}
+
+int uringd_msg_sendf(int sock, const void *msg, size_t size, int fd, int flags) {
         struct iovec iov = { .iov_base = (void *) msg, .iov_len = size };
         union {
                 struct cmsghdr align;
@@ -163,7 +194,7 @@ int uringd_msg_send(int sock, const void *msg, size_t size, int fd) {
 
         ssize_t n;
         do
-                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+                n = sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return negative_errno();
@@ -173,6 +204,10 @@ int uringd_msg_send(int sock, const void *msg, size_t size, int fd) {
 }
 
 ssize_t uringd_msg_recv(int sock, void *buf, size_t size, int *ret_fd) {
+        return uringd_msg_recvf(sock, buf, size, ret_fd, 0);
+}
+
+ssize_t uringd_msg_recvf(int sock, void *buf, size_t size, int *ret_fd, int flags) {
         struct iovec iov = { .iov_base = buf, .iov_len = size };
         union {
                 struct cmsghdr align;
@@ -188,7 +223,7 @@ ssize_t uringd_msg_recv(int sock, void *buf, size_t size, int *ret_fd) {
 
         ssize_t n;
         do
-                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return negative_errno();

@@ -18,6 +18,12 @@
  *   daemon -> shim    ATTACH_REPLY       (status)
  * after which the shim proves the path with the probe call below. Any
  * rejected message is answered with ERROR and the connection closed.
+ *
+ * Trap mode (URINGD_FEATURE_TRAP): ATTACH with mode TRAP carries no fd; the
+ * connection then stays open and carries CALL messages, each with one end of
+ * a fresh SOCK_SEQPACKET pair (SCM_RIGHTS) on which the daemon answers with
+ * CALL_REPLY (plus an fd when the call returns one) and the shim may send
+ * CALL_INTERRUPT while it waits.
  */
 
 #include <stddef.h>
@@ -36,7 +42,10 @@ enum uringd_msg_type {
         URINGD_MSG_ATTACH = 3,
         URINGD_MSG_ATTACH_REPLY = 4,
         URINGD_MSG_ERROR = 5,
-        /* 16..31 are reserved for trap mode's forwarded syscalls. */
+        /* 16..31: trap mode's forwarded syscalls. */
+        URINGD_MSG_CALL = 16,
+        URINGD_MSG_CALL_REPLY = 17,
+        URINGD_MSG_CALL_INTERRUPT = 18,
         _URINGD_MSG_TYPE_MAX,
 };
 
@@ -57,7 +66,8 @@ struct uringd_msg_hello {
 
 /* Feature bits a daemon announces in HELLO_REPLY. */
 #define URINGD_FEATURE_NOTIFY (1ULL << 0) /* serves USER_NOTIF listeners */
-#define URINGD_FEATURES_ALL URINGD_FEATURE_NOTIFY
+#define URINGD_FEATURE_TRAP (1ULL << 1)   /* serves forwarded calls (trap mode) */
+#define URINGD_FEATURES_ALL (URINGD_FEATURE_NOTIFY | URINGD_FEATURE_TRAP)
 
 struct uringd_msg_hello_reply {
         struct uringd_msg_header hdr;
@@ -69,6 +79,7 @@ struct uringd_msg_hello_reply {
 
 enum uringd_attach_mode {
         URINGD_ATTACH_NOTIFY = 1, /* one fd rides along: the seccomp listener */
+        URINGD_ATTACH_TRAP = 2,   /* no fd: the connection then carries CALLs */
 };
 
 struct uringd_msg_attach {
@@ -82,6 +93,36 @@ struct uringd_msg_attach_reply {
         struct uringd_msg_header hdr;
         int32_t status;    /* 0 or -errno */
         uint32_t reserved0;
+        uint64_t reserved[2];
+};
+
+/*
+ * Trap mode: one io_uring syscall caught by the shim's SIGSYS handler. One fd
+ * rides along: the daemon's end of the caller's reply socket. The caller's
+ * process is the reply socket's SO_PEERCRED; @tid names the thread within it.
+ */
+struct uringd_msg_call {
+        struct uringd_msg_header hdr;
+        uint32_t tid;      /* calling thread, in its own pid namespace */
+        uint32_t nr;       /* syscall number, native ABI */
+        uint64_t args[6];
+        uint64_t reserved[2];
+};
+
+/* The reply carries an fd: the call returns the number it gets in the app. */
+#define URINGD_CALL_REPLY_FD (1U << 0)
+
+struct uringd_msg_call_reply {
+        struct uringd_msg_header hdr;
+        int64_t val;       /* the syscall's return value: >= 0 or -errno */
+        uint32_t flags;    /* URINGD_CALL_REPLY_* */
+        uint32_t reserved0;
+        uint64_t reserved[2];
+};
+
+/* Shim -> daemon on the reply socket: a signal interrupted the caller's wait. */
+struct uringd_msg_call_interrupt {
+        struct uringd_msg_header hdr;
         uint64_t reserved[2];
 };
 
@@ -101,6 +142,9 @@ _Static_assert(sizeof(struct uringd_msg_hello_reply) == 48, "hello_reply layout"
 _Static_assert(sizeof(struct uringd_msg_attach) == 40, "attach layout");
 _Static_assert(sizeof(struct uringd_msg_attach_reply) == 40, "attach_reply layout");
 _Static_assert(sizeof(struct uringd_msg_error) == 144, "error layout");
+_Static_assert(sizeof(struct uringd_msg_call) == 88, "call layout");
+_Static_assert(sizeof(struct uringd_msg_call_reply) == 48, "call_reply layout");
+_Static_assert(sizeof(struct uringd_msg_call_interrupt) == 32, "call_interrupt layout");
 
 /*
  * The probe: a call that only uringd answers with a positive value. The kernel
@@ -117,6 +161,7 @@ _Static_assert(sizeof(struct uringd_msg_error) == 144, "error layout");
 #define URINGD_ENV_SOCKET "URINGD_SOCKET"
 #define URINGD_ENV_DEBUG "URINGD_DEBUG"
 #define URINGD_ENV_DISABLE "URINGD_DISABLE"
+#define URINGD_ENV_MODE "URINGD_MODE" /* auto (default), notify or trap */
 
 /* Default socket: $XDG_RUNTIME_DIR/uringd/socket. */
 #define URINGD_SOCKET_DIR "uringd"
@@ -147,8 +192,12 @@ int uringd_socket_path(char *buf, size_t size);
 
 /* Send one message, with an optional fd (SCM_RIGHTS). Returns 0 or -errno. */
 int uringd_msg_send(int sock, const void *msg, size_t size, int fd);
+/* The same with extra sendmsg() @flags (MSG_DONTWAIT). */
+int uringd_msg_sendf(int sock, const void *msg, size_t size, int fd, int flags);
 
 /* Receive one message into @buf (at least URINGD_MSG_MAX_SIZE bytes).
  * A passed fd lands in *ret_fd (O_CLOEXEC), else -1. Returns the byte count
  * or -errno; 0 means the peer closed. Extra fds are closed, never leaked. */
 ssize_t uringd_msg_recv(int sock, void *buf, size_t size, int *ret_fd);
+/* The same with extra recvmsg() @flags (MSG_DONTWAIT). */
+ssize_t uringd_msg_recvf(int sock, void *buf, size_t size, int *ret_fd, int flags);

@@ -40,6 +40,7 @@
 
 static const char *arg_socket;
 static const char *arg_daemon;
+static const char *arg_mode;
 static bool arg_debug;
 static char **arg_command;
 
@@ -94,6 +95,9 @@ static void help(void) {
                "     --daemon PATH   Daemon binary for a private daemon (default: $URINGD_DAEMON,\n"
                "                     then next to this program, then " URINGD_INSTALL_BINDIR "/" DAEMON_NAME ")\n"
                "     --debug         Debug output from uringd-run, the shim and a private daemon\n"
+               "     --mode=MODE     How the shim catches io_uring calls: auto (default: notify,\n"
+               "                     else trap when a seccomp profile refuses io_uring first or\n"
+               "                     another listener exists), notify, or trap\n"
                "\n"
                "The shim is $URINGD_PRELOAD, else found next to this program, else\n"
                URINGD_INSTALL_PKGLIBDIR "/" SHIM_NAME ".\n");
@@ -105,6 +109,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_SOCKET,
                 ARG_DAEMON,
                 ARG_DEBUG,
+                ARG_MODE,
         };
         static const struct option options[] = {
                 { "help",    no_argument,       NULL, 'h'         },
@@ -112,6 +117,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "socket",  required_argument, NULL, ARG_SOCKET  },
                 { "daemon",  required_argument, NULL, ARG_DAEMON  },
                 { "debug",   no_argument,       NULL, ARG_DEBUG   },
+                { "mode",    required_argument, NULL, ARG_MODE    },
                 {}
         };
         int c;
@@ -137,6 +143,14 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_DEBUG:
                         arg_debug = true;
+                        break;
+                case ARG_MODE:
+                        if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "notify") != 0 &&
+                            strcmp(optarg, "trap") != 0) {
+                                log_error("--mode must be auto, notify or trap, not '%s'", optarg);
+                                return -EINVAL;
+                        }
+                        arg_mode = optarg;
                         break;
                 default: /* '?': getopt printed why */
                         return -EINVAL;
@@ -585,7 +599,8 @@ static _Noreturn void exec_command(const char *shim, const char *socket_path, pi
             setenv("LD_PRELOAD", preload, 1) < 0 ||
             setenv(URINGD_ENV_SOCKET, socket_path, 1) < 0 ||
             setenv("URINGD_DAEMON_PID", pid_str, 1) < 0 ||
-            (arg_debug && setenv(URINGD_ENV_DEBUG, "1", 1) < 0)) {
+            (arg_debug && setenv(URINGD_ENV_DEBUG, "1", 1) < 0) ||
+            (arg_mode && setenv(URINGD_ENV_MODE, arg_mode, 1) < 0)) {
                 log_error("setting up the environment: %m");
                 _exit(EXIT_FAILURE);
         }

@@ -15,6 +15,12 @@
 #   URINGD_TEST_TIMEOUT  seconds per run (default 60)
 #   URINGD_TEST_TMPDIR   passed on to PROG: its scratch files go there
 #   URINGD_TEST_KEEP     set: keep the work directory for inspection
+#   URINGD_TEST_WRAP     a command line the uringd run starts under (not the
+#                        kernel's), e.g. "deny eperm": a container's profile
+#   URINGD_TEST_MODE     passed to uringd-run --mode (auto, notify, trap)
+#   URINGD_TEST_KERNEL_SAVE=DIR  run on the kernel only and keep its result in
+#                        DIR (for a later run where the kernel cannot serve)
+#   URINGD_TEST_KERNEL_FROM=DIR  take the kernel's result from DIR, run uringd
 
 set -uo pipefail
 
@@ -76,11 +82,25 @@ show_run() { # label
         cat "$work/$label.err"
 }
 
-URINGD_EXPECT=kernel run_one kernel env -u LD_PRELOAD -u URINGD_DAEMON_PID "$@"
+if [ -n "${URINGD_TEST_KERNEL_FROM:-}" ]; then
+        for f in out err rc; do
+                cp "$URINGD_TEST_KERNEL_FROM/kernel.$f" "$work/kernel.$f" ||
+                        { echo "FAIL: no saved kernel result in $URINGD_TEST_KERNEL_FROM"; exit 1; }
+        done
+else
+        URINGD_EXPECT=kernel run_one kernel env -u LD_PRELOAD -u URINGD_DAEMON_PID "$@"
+fi
+if [ -n "${URINGD_TEST_KERNEL_SAVE:-}" ]; then
+        mkdir -p "$URINGD_TEST_KERNEL_SAVE" &&
+                cp "$work/kernel.out" "$work/kernel.err" "$work/kernel.rc" "$URINGD_TEST_KERNEL_SAVE/"
+        exit $?
+fi
 
 # A socket path that does not exist yet, in a directory that does.
 mkdir -p "$work/run"
-URINGD_EXPECT=uringd URINGD_SOCKET="$work/run/socket" run_one uringd "$run" -- "$@"
+# shellcheck disable=SC2086 # the wrapper is a command line: split it
+URINGD_EXPECT=uringd URINGD_SOCKET="$work/run/socket" run_one uringd ${URINGD_TEST_WRAP:-} \
+        "$run" ${URINGD_TEST_MODE:+--mode="$URINGD_TEST_MODE"} -- "$@"
 
 krc=$(cat "$work/kernel.rc")
 urc=$(cat "$work/uringd.rc")

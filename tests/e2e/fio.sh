@@ -7,7 +7,9 @@
 # 64 MiB file on the root file system, run under uringd-run with a private
 # daemon. MODE: plain, fixedbufs, registerfiles, both (fixedbufs and
 # registerfiles), or disabled: "both" with kernel.io_uring_disabled=2 (root
-# only, else skip), which the kernel's io_uring cannot serve at all.
+# only, else skip), which the kernel's io_uring cannot serve at all; sqpoll;
+# or trap: "both" inside a container's profile in miniature ($URINGD_DENY
+# eperm: ERRNO for io_uring), which only uringd's trap mode can serve.
 #
 # Passes when fio exits 0, its JSON shows no error, every written block was
 # verified (fio --debug=verify), and the rings fio used were uringd's memfds,
@@ -16,7 +18,7 @@
 # that the kernel refuses it and uringd serves it.
 # Exit: 0 pass, 1 fail, 77 skip.
 #
-# Environment: URINGD_RUN, URINGD_TEST_TMPDIR (default /var/tmp),
+# Environment: URINGD_RUN, URINGD_DENY (tests/deny, for trap), URINGD_TEST_TMPDIR (default /var/tmp),
 # URINGD_TEST_TIMEOUT (seconds for fio, default 150).
 
 set -uo pipefail
@@ -27,10 +29,10 @@ case $mode in
 plain) extra=() ;;
 fixedbufs) extra=(--fixedbufs) ;;
 registerfiles) extra=(--registerfiles) ;;
-both | disabled) extra=(--fixedbufs --registerfiles) ;;
+both | disabled | trap) extra=(--fixedbufs --registerfiles) ;;
 sqpoll) extra=(--sqthread_poll=1) ;;
 *)
-        echo "usage: $0 plain|fixedbufs|registerfiles|both|disabled|sqpoll [PROBE_PROGRAM]" >&2
+        echo "usage: $0 plain|fixedbufs|registerfiles|both|disabled|sqpoll|trap [PROBE_PROGRAM]" >&2
         exit 1
         ;;
 esac
@@ -42,6 +44,11 @@ base=${URINGD_TEST_TMPDIR:-/var/tmp}
 sysctl_file=/proc/sys/kernel/io_uring_disabled
 
 command -v fio >/dev/null || { echo "SKIP: fio is not installed"; exit 77; }
+wrap=()
+if [ "$mode" = trap ]; then
+        [ -x "${URINGD_DENY:-}" ] || { echo "FAIL: trap mode needs \$URINGD_DENY (tests/deny)"; exit 1; }
+        wrap=("$URINGD_DENY" eperm)
+fi
 [ -x "$run" ] || { echo "FAIL: uringd-run not found at $run"; exit 1; }
 
 work=
@@ -118,7 +125,7 @@ echo "fio ${args[*]}"
 
 # fio in the background; meanwhile note what kind of ring fd each fio
 # process holds (not the daemon's own fds: only processes named fio).
-URINGD_SOCKET="$work/run/socket" timeout -k 5 "$limit" "$run" -- fio "${args[@]}" \
+URINGD_SOCKET="$work/run/socket" timeout -k 5 "$limit" "${wrap[@]}" "$run" -- fio "${args[@]}" \
         >"$work/fio.out" 2>"$work/fio.err" </dev/null &
 runner=$!
 

@@ -29,6 +29,9 @@ union any_msg {
         struct uringd_msg_attach attach;
         struct uringd_msg_attach_reply attach_reply;
         struct uringd_msg_error error;
+        struct uringd_msg_call call;
+        struct uringd_msg_call_reply call_reply;
+        struct uringd_msg_call_interrupt call_interrupt;
         unsigned char bytes[URINGD_MSG_MAX_SIZE + 64];
 };
 
@@ -56,6 +59,20 @@ static size_t make_valid(union any_msg *m, uint16_t type) {
         case URINGD_MSG_ERROR:
                 uringd_msg_error_init(&m->error, -EPROTONOSUPPORT, "version mismatch");
                 break;
+        case URINGD_MSG_CALL:
+                uringd_msg_init(&m->hdr, type, size);
+                m->call.tid = 4242;
+                m->call.nr = 426;
+                for (int i = 0; i < 6; i++)
+                        m->call.args[i] = UINT64_MAX - (uint64_t) i;
+                break;
+        case URINGD_MSG_CALL_REPLY:
+                uringd_msg_init(&m->hdr, type, size);
+                m->call_reply.val = -EINTR;
+                break;
+        case URINGD_MSG_CALL_INTERRUPT:
+                uringd_msg_init(&m->hdr, type, size);
+                break;
         default:
                 ck_abort_msg("no such type %u", type);
         }
@@ -68,6 +85,9 @@ static const uint16_t all_types[] = {
         URINGD_MSG_ATTACH,
         URINGD_MSG_ATTACH_REPLY,
         URINGD_MSG_ERROR,
+        URINGD_MSG_CALL,
+        URINGD_MSG_CALL_REPLY,
+        URINGD_MSG_CALL_INTERRUPT,
 };
 
 /* Validate and require @want; a rejection must come with a reason. */
@@ -94,7 +114,10 @@ START_TEST(test_sizes) {
         ck_assert_uint_eq(uringd_msg_size(URINGD_MSG_ERROR), 144);
         ck_assert_uint_eq(uringd_msg_size(0), 0);
         ck_assert_uint_eq(uringd_msg_size(_URINGD_MSG_TYPE_MAX), 0);
-        ck_assert_uint_eq(uringd_msg_size(16), 0);
+        ck_assert_uint_eq(uringd_msg_size(URINGD_MSG_CALL), 88);
+        ck_assert_uint_eq(uringd_msg_size(URINGD_MSG_CALL_REPLY), 48);
+        ck_assert_uint_eq(uringd_msg_size(URINGD_MSG_CALL_INTERRUPT), 32);
+        ck_assert_uint_eq(uringd_msg_size(19), 0);
         ck_assert_uint_eq(uringd_msg_size(0xffff), 0);
         for (size_t i = 0; i < ELEMENTSOF(all_types); i++)
                 ck_assert_uint_le(uringd_msg_size(all_types[i]), URINGD_MSG_MAX_SIZE);
@@ -315,7 +338,7 @@ END_TEST
 
 START_TEST(test_reject_unknown_type) {
         union any_msg m;
-        const uint16_t types[] = { 0, _URINGD_MSG_TYPE_MAX, 6, 15, 16, 31, 0x7fff, 0xffff };
+        const uint16_t types[] = { 0, _URINGD_MSG_TYPE_MAX, 6, 15, 19, 31, 0x7fff, 0xffff };
 
         for (size_t i = 0; i < ELEMENTSOF(types); i++) {
                 make_valid(&m, URINGD_MSG_HELLO);
@@ -394,7 +417,7 @@ END_TEST
 
 START_TEST(test_reject_attach_modes) {
         union any_msg m;
-        const uint32_t modes[] = { 0, 2, 3, 0x100, UINT32_MAX };
+        const uint32_t modes[] = { 0, 3, 0x100, UINT32_MAX };
 
         for (size_t i = 0; i < ELEMENTSOF(modes); i++) {
                 size_t n = make_valid(&m, URINGD_MSG_ATTACH);
@@ -404,6 +427,40 @@ START_TEST(test_reject_attach_modes) {
         reject_each_byte(URINGD_MSG_ATTACH,
                          offsetof(struct uringd_msg_attach, flags),
                          sizeof(struct uringd_msg_attach), "ATTACH flags/reserved");
+}
+END_TEST
+
+START_TEST(test_attach_trap_accepted) {
+        union any_msg m;
+        size_t n = make_valid(&m, URINGD_MSG_ATTACH);
+
+        m.attach.mode = URINGD_ATTACH_TRAP;
+        expect_validate(&m, n, 0, "ATTACH trap mode");
+}
+END_TEST
+
+START_TEST(test_reject_call_reserved) {
+        reject_each_byte(URINGD_MSG_CALL, offsetof(struct uringd_msg_call, reserved),
+                         sizeof(struct uringd_msg_call), "CALL reserved");
+        reject_each_byte(URINGD_MSG_CALL_INTERRUPT, offsetof(struct uringd_msg_call_interrupt, reserved),
+                         sizeof(struct uringd_msg_call_interrupt), "CALL_INTERRUPT reserved");
+        reject_each_byte(URINGD_MSG_CALL_REPLY, offsetof(struct uringd_msg_call_reply, reserved0),
+                         sizeof(struct uringd_msg_call_reply), "CALL_REPLY reserved");
+}
+END_TEST
+
+START_TEST(test_call_reply_flags) {
+        union any_msg m;
+        size_t n = make_valid(&m, URINGD_MSG_CALL_REPLY);
+
+        m.call_reply.flags = URINGD_CALL_REPLY_FD;
+        m.call_reply.val = 0;
+        expect_validate(&m, n, 0, "CALL_REPLY with an fd");
+        m.call_reply.val = -EBADF;
+        expect_validate(&m, n, -EBADMSG, "CALL_REPLY with an fd and an error");
+        m.call_reply.val = 0;
+        m.call_reply.flags = 2;
+        expect_validate(&m, n, -EBADMSG, "CALL_REPLY unknown flag");
 }
 END_TEST
 
@@ -732,6 +789,9 @@ static Suite *proto_suite(void) {
 
         tc = tcase_create("encode");
         tcase_add_test(tc, test_sizes);
+        tcase_add_test(tc, test_attach_trap_accepted);
+        tcase_add_test(tc, test_reject_call_reserved);
+        tcase_add_test(tc, test_call_reply_flags);
         tcase_add_test(tc, test_init_header);
         tcase_add_test(tc, test_hello_roundtrip);
         tcase_add_test(tc, test_all_valid_types_accepted);

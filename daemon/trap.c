@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "call.h"
+#include "client.h"
+#include "enter.h"
+#include "log.h"
+#include "manager.h"
+#include "register.h"
+#include "task.h"
+#include "trap.h"
+#include "uringd-proto.h"
+#include "uringd/macro.h"
+
+/* Cached task handles per trap client, as manager.c's per-tid cache. */
+#define TRAP_MAX_TASKS 4096
+
+static inline void closedirp(DIR **d) {
+        if (*d)
+                closedir(*d);
+}
+
+void trap_tasks_flush(struct client *c) {
+        struct io_task *t;
+
+        while ((t = hashmap_first(&c->trap_tasks))) {
+                hashmap_remove(&c->trap_tasks, ((uint64_t) t->tgid << 32) | (uint32_t) t->app_tid);
+                io_task_unref(t);
+        }
+        hashmap_clear(&c->trap_tasks);
+}
+
+static int pidns_ino(const char *path, ino_t *ret) {
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                return negative_errno();
+        *ret = st.st_ino;
+        return 0;
+}
+
+/* The last number of a "NSpid:" line: the thread's id in its own namespace. */
+static pid_t status_own_tid(const char *path) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        char line[256];
+
+        if (!f)
+                return -ESRCH;
+        while (fgets(line, sizeof(line), f)) {
+                char *p = line + strlen("NSpid:"), *last = NULL;
+                if (strncmp(line, "NSpid:", strlen("NSpid:")) != 0)
+                        continue;
+                for (char *tok = strtok(p, " \t\n"); tok; tok = strtok(NULL, " \t\n"))
+                        last = tok;
+                return last ? (pid_t) atoi(last) : -ESRCH;
+        }
+        return -ESRCH;
+}
+
+/*
+ * @app_tid names a thread of @tgid in the caller's own pid namespace; we need
+ * its number in ours. The same namespace (the common case) costs one stat();
+ * another one (unshare --pid) a scan of the process's threads.
+ */
+static pid_t resolve_tid(pid_t tgid, pid_t app_tid) {
+        static ino_t our_ns;
+        char path[64];
+        ino_t ns;
+        int r;
+
+        if (app_tid <= 0)
+                return -ESRCH;
+        if (our_ns == 0 && pidns_ino("/proc/self/ns/pid", &our_ns) < 0)
+                our_ns = (ino_t) -1;
+        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int) tgid);
+        r = pidns_ino(path, &ns);
+        if (r < 0)
+                return -ESRCH;
+        if (ns == our_ns)
+                return app_tid;
+
+        snprintf(path, sizeof(path), "/proc/%d/task", (int) tgid);
+        _cleanup_(closedirp) DIR *d = opendir(path);
+        if (!d)
+                return -ESRCH;
+        for (struct dirent *de; (de = readdir(d));) {
+                char status[128];
+                pid_t tid = (pid_t) atoi(de->d_name);
+
+                if (tid <= 0)
+                        continue;
+                snprintf(status, sizeof(status), "/proc/%d/task/%d/status", (int) tgid, (int) tid);
+                if (status_own_tid(status) == app_tid)
+                        return tid;
+        }
+        return -ESRCH;
+}
+
+/* The handle of the calling thread: @tgid from the reply socket, @app_tid as
+ * the caller says. A claim about a thread outside @tgid is refused. */
+static int trap_get_task(struct client *c, pid_t tgid, pid_t app_tid, struct io_task **ret) {
+        uint64_t key = ((uint64_t) tgid << 32) | (uint32_t) app_tid;
+        struct io_task *t = hashmap_get(&c->trap_tasks, key);
+        pid_t tid;
+        int r;
+
+        if (t && io_task_thread_alive(t)) {
+                *ret = io_task_ref(t);
+                return 0;
+        }
+        if (t) {
+                hashmap_remove(&c->trap_tasks, key);
+                io_task_unref(t);
+        }
+
+        tid = resolve_tid(tgid, app_tid);
+        if (tid < 0)
+                return tid;
+        r = io_task_new(tid, &t);
+        if (r < 0)
+                return r;
+        /* Read after the pidfd pinned it: the thread is (still) the caller's. */
+        if (io_task_tgid(t) != tgid) {
+                io_task_unref(t);
+                return -ESRCH;
+        }
+        t->app_tid = app_tid;
+        if (c->trap_tasks.size >= TRAP_MAX_TASKS)
+                trap_tasks_flush(c);
+        if (hashmap_put(&c->trap_tasks, key, t) == 0)
+                io_task_ref(t);
+        *ret = t;
+        return 0;
+}
+
+int trap_reply(struct io_call *call, int64_t val, int fd) {
+        struct uringd_msg_call_reply m;
+        int r;
+
+        if (call->reply_fd < 0)
+                return -ENOENT;
+        uringd_msg_init(&m.hdr, URINGD_MSG_CALL_REPLY, sizeof(m));
+        m.val = fd >= 0 ? 0 : val;
+        m.flags = fd >= 0 ? URINGD_CALL_REPLY_FD : 0;
+        /* Never block: the caller owns the other end and could have filled it. */
+        r = uringd_msg_sendf(call->reply_fd, &m, sizeof(m), fd, MSG_DONTWAIT);
+        call->reply_fd = safe_close(call->reply_fd);
+        return r < 0 ? -ENOENT : 0;
+}
+
+int trap_read_interrupt(struct io_call *call) {
+        uint8_t buf[URINGD_MSG_MAX_SIZE];
+        const struct uringd_msg_header *hdr = (const void *) buf;
+        ssize_t n;
+
+        n = uringd_msg_recvf(call->reply_fd, buf, sizeof(buf), NULL, MSG_DONTWAIT);
+        if (n <= 0 || uringd_msg_validate(buf, (size_t) n, NULL) < 0 || hdr->type != URINGD_MSG_CALL_INTERRUPT)
+                return -ENOENT;
+        return 0;
+}
+
+static void trap_call(struct client *c, const struct uringd_msg_call *m, int reply_fd) {
+        _cleanup_(io_task_unrefp) struct io_task *t = NULL;
+        struct io_call call = {
+                .client = c,
+                .reply_fd = reply_fd,
+                .nr = (int) m->nr,
+        };
+        struct ucred cred = {};
+        socklen_t len = sizeof(cred);
+        int r;
+
+        memcpy(call.args, m->args, sizeof(call.args));
+
+        /* The pair's maker is the calling process, as our namespace sees it
+         * (0 when it cannot see it). */
+        if (getsockopt(reply_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0 ||
+            cred.uid != geteuid()) {
+                log_debug("Trap-mode client pid %d sent a call without a usable reply socket.", (int) c->pid);
+                io_call_drop(&call);
+                return;
+        }
+        if (io_call_is_probe(&call)) {
+                io_call_respond(&call, URINGD_PROBE_ANSWER, 0);
+                return;
+        }
+
+        r = trap_get_task(c, cred.pid, (pid_t) m->tid, &t);
+        if (r < 0) {
+                io_call_respond(&call, 0, r == -ESRCH ? -EINTR : r);
+                return;
+        }
+        call.tid = t->tid;
+        /* A new call from a waiting thread: a signal handler interrupted
+         * the wait and calls again from within it. */
+        io_waiter_drop_stale(c->manager, call.tid);
+        io_call_serve(&call, t);
+}
+
+int on_trap_connection(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct client *c = userdata;
+        union {
+                struct uringd_msg_call call;
+                uint8_t buf[URINGD_MSG_MAX_SIZE];
+        } in;
+        const char *reason = "not a CALL";
+        int passed = -1;
+        ssize_t n;
+
+        if (!(revents & EPOLLIN))
+                goto gone;
+        n = uringd_msg_recvf(c->fd, in.buf, sizeof(in.buf), &passed, MSG_DONTWAIT);
+        if (n == -EAGAIN || n == -EINTR)
+                return 0;
+        if (n <= 0)
+                goto gone;
+        if (uringd_msg_validate(in.buf, (size_t) n, &reason) < 0 || in.call.hdr.type != URINGD_MSG_CALL ||
+            passed < 0) {
+                /* A hostile client only loses its own connection. */
+                log_debug("Trap-mode client pid %d sent a bad message (%s).", (int) c->pid,
+                          passed < 0 ? "no reply socket" : reason);
+                safe_close(passed);
+                goto gone;
+        }
+        trap_call(c, &in.call, passed);
+        manager_process_wakes(c->manager);
+        return 0;
+
+gone:
+        log_debug("Trap-mode connection of pid %d closed.", (int) c->pid);
+        client_free(c);
+        return 0;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * deny eperm|enosys COMMAND [ARGS...]
+ *
+ * A container runtime's default seccomp profile in miniature: io_uring_setup,
+ * io_uring_enter and io_uring_register answered with ERRNO (EPERM as
+ * Docker's and containerd's profiles do, or ENOSYS), everything else allowed;
+ * then exec COMMAND under it. ERRNO outranks a USER_NOTIF listener that the
+ * shim installs later, so only uringd's trap mode can serve what runs here.
+ */
+
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#if defined(__x86_64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+int main(int argc, char *argv[]) {
+        unsigned err;
+
+        if (argc < 3 || (strcmp(argv[1], "eperm") != 0 && strcmp(argv[1], "enosys") != 0)) {
+                fprintf(stderr, "usage: %s eperm|enosys COMMAND [ARGS...]\n", argv[0]);
+                return 2;
+        }
+        err = strcmp(argv[1], "eperm") == 0 ? EPERM : ENOSYS;
+
+        struct sock_filter code[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 0, 5),
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 3, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 2, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_register, 1, 0),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | err),
+        };
+        struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+        /* As a runtime does for an unprivileged container. */
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+                perror("PR_SET_NO_NEW_PRIVS");
+                return 1;
+        }
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
+                perror("seccomp");
+                return 1;
+        }
+        /* Prove the profile bites before handing over. */
+        if (syscall(__NR_io_uring_setup, 1, NULL) != -1 || errno != (int) err) {
+                fprintf(stderr, "deny: io_uring_setup was not refused with %s\n", argv[1]);
+                return 1;
+        }
+        execvp(argv[2], argv + 2);
+        perror(argv[2]);
+        return 127;
+}

@@ -53,6 +53,9 @@
 #                     its kernel/uringd/verdict stay the same
 #   URINGD_RUN        uringd-run (default: <repo>/build/tools/uringd-run)
 #   URINGD_DAEMON     the daemon (default: next to uringd-run, ../daemon/uringd)
+#   URINGD_TEST_WRAP  a command line the uringd run starts under (e.g. tests/deny
+#                     eperm: a container profile, so that trap mode serves)
+#   URINGD_TEST_MODE  uringd-run --mode
 #   LIBURING_SERVED   the `served` helper (default: <repo>/build/tests/liburing/liburing-served)
 
 set -uo pipefail
@@ -206,7 +209,8 @@ run_one() {
                 (cd "$dir/cwd" && URINGD_SOCKET="$dir/run/socket" \
                         URINGD_DAEMON="$cache/daemon-wrapper" LIBURING_REAL_DAEMON="$daemon" \
                         LIBURING_DAEMON_STATUS="$dir/daemon" \
-                        exec timeout -k 5 "$limit" "$run" -- "$served" "$prog") \
+                        exec timeout -k 5 "$limit" ${URINGD_TEST_WRAP:-} "$run" \
+                        ${URINGD_TEST_MODE:+--mode="$URINGD_TEST_MODE"} -- "$served" "$prog") \
                         >"$dir/out" 2>"$dir/err" </dev/null
                 echo $? >"$dir/rc"
                 # The wrapper writes its status as the daemon stops; a killed

@@ -259,12 +259,26 @@ void io_cqring_overflow_flush(struct io_ring_ctx *ctx) {
         io_evloop_flush(ctx);
 }
 
-/* Under completion_lock: into the CQ, else the overflow list, else lost. */
-static void __io_fill_cqe(struct io_ring_ctx *ctx, const struct io_uring_cqe *cqe, bool async) {
+/* A completing request leaves the count a drain waits on (ctx->inflight)
+ * after its CQE is filled and before the app can see it: an app that reaps
+ * the CQE and submits a drained request finds it gone, as on the kernel,
+ * whose io-wq frees the request by task work before the app returns to
+ * user space. Released after the fill, so a request the drain lets go
+ * posts and counts its CQE after this one. */
+static void io_req_leave_inflight(struct io_ring_ctx *ctx) {
+        __atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_RELEASE);
+}
+
+/* Under completion_lock: into the CQ, else the overflow list, else lost.
+ * @leave: the CQE of a completing request (io_req_leave_inflight()). */
+static void __io_fill_cqe(struct io_ring_ctx *ctx, const struct io_uring_cqe *cqe, bool async, bool leave) {
         /* Once anything overflowed, later CQEs queue behind it: order kept. */
         if (list_empty(&ctx->overflow_list) && cq_free_slots(ctx) > 0) {
                 cqe_fill(ctx, cqe);
+                if (leave)
+                        io_req_leave_inflight(ctx);
                 smp_store_release_u32(ctx->cq_tail, ctx->cached_cq_tail);
+                leave = false;
         } else if (ctx->nr_overflow < IO_OVERFLOW_MAX) {
                 struct io_overflow_cqe *o = malloc(sizeof(*o));
                 if (o) {
@@ -279,6 +293,8 @@ drop:
                 write_once_u32(ctx->cq_overflow, read_once_u32(ctx->cq_overflow) + 1);
                 ctx->cq_dropped = true;
         }
+        if (leave)
+                io_req_leave_inflight(ctx);
         io_eventfd_mark(ctx, async);
         io_evloop_mark(ctx);
 }
@@ -318,7 +334,7 @@ unsigned io_run_local_work(struct io_ring_ctx *ctx) {
                 sq_flags_clear(ctx, IORING_SQ_TASKRUN);
         list_for_each_entry_safe(o, n, &ctx->local_work, node) {
                 list_del_init(&o->node);
-                __io_fill_cqe(ctx, &o->cqe, false);
+                __io_fill_cqe(ctx, &o->cqe, false, false);
                 free(o);
                 nr++;
         }
@@ -330,7 +346,8 @@ unsigned io_run_local_work(struct io_ring_ctx *ctx) {
         return nr;
 }
 
-void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async) {
+static void __io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags,
+                          bool async, bool leave) {
         struct io_uring_cqe cqe = { .user_data = user_data, .res = res, .flags = cflags };
         /* submitting belongs to the loop: read it only there. */
         bool inline_completion = in_event_loop && ctx->submitting;
@@ -339,7 +356,9 @@ void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint3
         /* A batch's inline completions are posted even on a ring that holds
          * the others until the app reaps. */
         if (!io_ring_holds_completions(ctx) || inline_completion || !io_local_work_add(ctx, &cqe, async))
-                __io_fill_cqe(ctx, &cqe, async);
+                __io_fill_cqe(ctx, &cqe, async, leave);
+        else if (leave)
+                io_req_leave_inflight(ctx);
         /* The kernel posts a batch's inline completions when the batch
          * ends; a counting TIMEOUT queued in the batch must not see them. */
         if (inline_completion)
@@ -347,6 +366,14 @@ void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint3
         pthread_mutex_unlock(&ctx->completion_lock);
 
         manager_queue_wake(ctx->manager, ctx);
+}
+
+void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async) {
+        __io_post_cqe(ctx, user_data, res, cflags, async, false);
+}
+
+void io_post_req_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async) {
+        __io_post_cqe(ctx, user_data, res, cflags, async, true);
 }
 
 uint32_t io_cqring_events(struct io_ring_ctx *ctx) {

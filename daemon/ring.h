@@ -155,6 +155,11 @@ int io_ring_open_app_fd(struct io_ring_ctx *ctx);
  */
 void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async);
 
+/* The same for a request's final CQE: the request leaves ctx->inflight (the
+ * count a drain waits on) before the app can see the CQE; the caller marks
+ * it REQ_F_UNCOUNTED. */
+void io_post_req_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async);
+
 /*
  * Completions other than a batch's inline ones are held until the app
  * enters with GETEVENTS: DEFER_TASKRUN (the issuer's local task work) and

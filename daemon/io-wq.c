@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "io-wq.h"
+#include "sqpoll.h"
 #include "req.h"
 #include "submit.h"
 #include "uringd/list.h"
@@ -203,8 +204,10 @@ static int io_wq_create_worker(struct io_wq *wq, int acct) {
                 free(w);
                 return -r;
         }
-        if (wq->cpus)
-                (void) pthread_setaffinity_np(w->thread, sizeof(*wq->cpus), wq->cpus);
+        /* Not the event loop's CPUs, which SQ_AFF may have narrowed. */
+        const cpu_set_t *cpus = wq->cpus ?: io_sqpoll_daemon_cpus();
+        if (cpus)
+                (void) pthread_setaffinity_np(w->thread, sizeof(*cpus), cpus);
         list_add_tail(&w->node, &wq->workers);
         wq->acct[acct].nr_workers++;
         wq->refs++;
@@ -412,8 +415,11 @@ int io_wq_cpu_affinity(struct io_wq *wq, const cpu_set_t *cpus) {
                 if (copy)
                         (void) pthread_setaffinity_np(w->thread, sizeof(*copy), copy);
                 else {
+                        const cpu_set_t *daemon = io_sqpoll_daemon_cpus();
                         cpu_set_t all;
-                        if (sched_getaffinity(0, sizeof(all), &all) == 0)
+                        if (daemon)
+                                (void) pthread_setaffinity_np(w->thread, sizeof(*daemon), daemon);
+                        else if (sched_getaffinity(0, sizeof(all), &all) == 0)
                                 (void) pthread_setaffinity_np(w->thread, sizeof(all), &all);
                 }
         }

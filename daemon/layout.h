@@ -47,6 +47,9 @@
 #define SQ_OFF_FLAGS 136
 #define SQ_OFF_DROPPED 140
 #define SQ_OFF_ARRAY 192
+/* uringd's own word in the padding, read by the shim's event-loop hooks
+ * (URINGD_EVLOOP_STATE_*, proto/uringd-proto.h); the app never looks. */
+#define SQ_OFF_URINGD_STATE 144
 
 /* Offsets inside the CQ region. */
 #define CQ_OFF_HEAD 0

@@ -19,6 +19,7 @@
 #include "eventfd.h"
 #include "io-poll.h"
 #include "log.h"
+#include "evloop.h"
 #include "manager.h"
 #include "notify.h"
 #include "task.h"
@@ -181,6 +182,7 @@ void manager_process_wakes(struct manager *m) {
                                 /* After the waiters: reaping held CQEs may
                                  * have posted some. */
                                 io_eventfd_flush(ctx);
+                                io_evloop_flush(ctx);
                         }
                         io_ring_ctx_unref(ctx);
                 }

@@ -15,6 +15,7 @@
 #include "cancel.h"
 #include "client.h"
 #include "eventfd.h"
+#include "evloop.h"
 #include "io-wq.h"
 #include "opdef.h"
 #include "register.h"
@@ -284,6 +285,40 @@ static int __io_uring_register(struct io_ring_ctx *ctx, struct io_task *t, unsig
         }
 }
 
+/* URINGD_EVLOOP_OPCODE (proto/uringd-proto.h): the shim's poll/epoll hooks
+ * ask for the ring's eventfd and where its words are. From any thread, on
+ * any ring state: it is not an io_uring operation. */
+static void io_register_evloop(struct io_call *call, struct io_task *t, struct io_ring_ctx *ctx, uint64_t arg,
+                               unsigned len) {
+        struct uringd_evloop_info info = {
+                .size = sizeof(info),
+                .sq_entries = ctx->layout.sq_entries,
+                .cq_entries = ctx->layout.cq_entries,
+                .sq_head_off = IORING_OFF_SQ_RING + SQ_OFF_HEAD,
+                .sq_tail_off = IORING_OFF_SQ_RING + SQ_OFF_TAIL,
+                .sq_flags_off = IORING_OFF_SQ_RING + SQ_OFF_FLAGS,
+                .cq_head_off = IORING_OFF_CQ_RING + CQ_OFF_HEAD,
+                .cq_tail_off = IORING_OFF_CQ_RING + CQ_OFF_TAIL,
+                .state_off = IORING_OFF_SQ_RING + SQ_OFF_URINGD_STATE,
+        };
+        int r, efd;
+
+        if (len != sizeof(info) || !arg) {
+                io_call_respond(call, 0, -EINVAL);
+                return;
+        }
+        efd = io_evloop_get(ctx);
+        if (efd < 0) {
+                io_call_respond(call, 0, efd);
+                return;
+        }
+        r = io_task_write(t, arg, &info, sizeof(info));
+        if (r >= 0)
+                r = io_call_respond_fd(call, efd);
+        if (r < 0 && r != -ENOENT)
+                io_call_respond(call, 0, r);
+}
+
 void io_uring_register_handler(struct io_call *call, struct io_task *t) {
         int fd = (int) (uint32_t) call->args[0];
         unsigned opcode = (uint32_t) call->args[1];
@@ -293,6 +328,16 @@ void io_uring_register_handler(struct io_call *call, struct io_task *t) {
         struct io_ring_ctx *ctx;
         int r;
 
+        if (opcode == URINGD_EVLOOP_OPCODE && fd != -1) {
+                r = io_ring_get(call->client->manager, t, fd, &ctx);
+                if (r < 0)
+                        io_call_respond(call, 0, r);
+                else {
+                        io_register_evloop(call, t, ctx, arg, nr_args);
+                        io_ring_ctx_unref(ctx);
+                }
+                return;
+        }
         opcode &= ~IORING_REGISTER_USE_REGISTERED_RING;
         if (opcode >= URINGD_IORING_REGISTER_LAST || fd == -1) {
                 /* fd -1: the kernel's "blind" operations, none of which we have. */

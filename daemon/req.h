@@ -45,6 +45,7 @@ enum {
         REQ_F_NONBLOCK_FILE = 1U << 19, /* a non-regular file opened O_NONBLOCK */
         REQ_F_BUFFER_SELECT = 1U << 20, /* IOSQE_BUFFER_SELECT */
         REQ_F_BUFFER_SELECTED = 1U << 21, /* holds req->kbuf */
+        REQ_F_UNCOUNTED = 1U << 22,     /* left ctx->inflight with its CQE */
 };
 
 #define IO_REQ_LINK_FLAGS (REQ_F_LINK | REQ_F_HARDLINK)

@@ -15,6 +15,7 @@
 
 #include "enter.h"
 #include "eventfd.h"
+#include "evloop.h"
 #include "kbuf.h"
 #include "io-wq.h"
 #include "manager.h"
@@ -51,6 +52,7 @@ static void io_ring_ctx_free(struct io_ring_ctx *ctx) {
         list_for_each_entry_safe(o, n, &ctx->local_work, node)
                 free(o);
         io_eventfd_free(ctx->ev_fd);
+        io_evloop_free(ctx->evloop);
         io_destroy_buffers(ctx);
         free(ctx->poll_hash);
         free(ctx->iowq_cpus);
@@ -191,6 +193,7 @@ void io_ring_ctx_kill(struct io_ring_ctx *ctx) {
                 ctx->wq = NULL;
         }
         manager_ring_remove(ctx->manager, ctx);
+        io_evloop_kill(ctx);
         if (ctx->inotify_wd >= 0) {
                 inotify_rm_watch(ctx->manager->inotify_fd, ctx->inotify_wd);
                 ctx->inotify_wd = -1;
@@ -243,6 +246,8 @@ static void __io_cqring_overflow_flush(struct io_ring_ctx *ctx) {
                 smp_store_release_u32(ctx->cq_tail, ctx->cached_cq_tail);
         if (list_empty(&ctx->overflow_list))
                 sq_flags_clear(ctx, IORING_SQ_CQ_OVERFLOW);
+        if (moved)
+                io_evloop_mark(ctx);
 }
 
 void io_cqring_overflow_flush(struct io_ring_ctx *ctx) {
@@ -251,14 +256,29 @@ void io_cqring_overflow_flush(struct io_ring_ctx *ctx) {
         pthread_mutex_lock(&ctx->completion_lock);
         __io_cqring_overflow_flush(ctx);
         pthread_mutex_unlock(&ctx->completion_lock);
+        io_evloop_flush(ctx);
 }
 
-/* Under completion_lock: into the CQ, else the overflow list, else lost. */
-static void __io_fill_cqe(struct io_ring_ctx *ctx, const struct io_uring_cqe *cqe, bool async) {
+/* A completing request leaves the count a drain waits on (ctx->inflight)
+ * after its CQE is filled and before the app can see it: an app that reaps
+ * the CQE and submits a drained request finds it gone, as on the kernel,
+ * whose io-wq frees the request by task work before the app returns to
+ * user space. Released after the fill, so a request the drain lets go
+ * posts and counts its CQE after this one. */
+static void io_req_leave_inflight(struct io_ring_ctx *ctx) {
+        __atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_RELEASE);
+}
+
+/* Under completion_lock: into the CQ, else the overflow list, else lost.
+ * @leave: the CQE of a completing request (io_req_leave_inflight()). */
+static void __io_fill_cqe(struct io_ring_ctx *ctx, const struct io_uring_cqe *cqe, bool async, bool leave) {
         /* Once anything overflowed, later CQEs queue behind it: order kept. */
         if (list_empty(&ctx->overflow_list) && cq_free_slots(ctx) > 0) {
                 cqe_fill(ctx, cqe);
+                if (leave)
+                        io_req_leave_inflight(ctx);
                 smp_store_release_u32(ctx->cq_tail, ctx->cached_cq_tail);
+                leave = false;
         } else if (ctx->nr_overflow < IO_OVERFLOW_MAX) {
                 struct io_overflow_cqe *o = malloc(sizeof(*o));
                 if (o) {
@@ -273,7 +293,10 @@ drop:
                 write_once_u32(ctx->cq_overflow, read_once_u32(ctx->cq_overflow) + 1);
                 ctx->cq_dropped = true;
         }
+        if (leave)
+                io_req_leave_inflight(ctx);
         io_eventfd_mark(ctx, async);
+        io_evloop_mark(ctx);
 }
 
 /* Under completion_lock: hold a completion until the app reaps (see
@@ -292,6 +315,8 @@ static bool io_local_work_add(struct io_ring_ctx *ctx, const struct io_uring_cqe
                 if (ctx->flags & IORING_SETUP_TASKRUN_FLAG)
                         sq_flags_set(ctx, IORING_SQ_TASKRUN);
                 io_eventfd_mark(ctx, async);
+                io_evloop_set_work(ctx, true);
+                io_evloop_mark(ctx);
         }
         list_add_tail(&o->node, &ctx->local_work);
         ctx->nr_local_work++;
@@ -309,16 +334,20 @@ unsigned io_run_local_work(struct io_ring_ctx *ctx) {
                 sq_flags_clear(ctx, IORING_SQ_TASKRUN);
         list_for_each_entry_safe(o, n, &ctx->local_work, node) {
                 list_del_init(&o->node);
-                __io_fill_cqe(ctx, &o->cqe, false);
+                __io_fill_cqe(ctx, &o->cqe, false, false);
                 free(o);
                 nr++;
         }
         ctx->nr_local_work = 0;
+        io_evloop_set_work(ctx, false);
         pthread_mutex_unlock(&ctx->completion_lock);
+        if (nr)
+                io_evloop_flush(ctx);
         return nr;
 }
 
-void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async) {
+static void __io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags,
+                          bool async, bool leave) {
         struct io_uring_cqe cqe = { .user_data = user_data, .res = res, .flags = cflags };
         /* submitting belongs to the loop: read it only there. */
         bool inline_completion = in_event_loop && ctx->submitting;
@@ -327,7 +356,9 @@ void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint3
         /* A batch's inline completions are posted even on a ring that holds
          * the others until the app reaps. */
         if (!io_ring_holds_completions(ctx) || inline_completion || !io_local_work_add(ctx, &cqe, async))
-                __io_fill_cqe(ctx, &cqe, async);
+                __io_fill_cqe(ctx, &cqe, async, leave);
+        else if (leave)
+                io_req_leave_inflight(ctx);
         /* The kernel posts a batch's inline completions when the batch
          * ends; a counting TIMEOUT queued in the batch must not see them. */
         if (inline_completion)
@@ -335,6 +366,14 @@ void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint3
         pthread_mutex_unlock(&ctx->completion_lock);
 
         manager_queue_wake(ctx->manager, ctx);
+}
+
+void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async) {
+        __io_post_cqe(ctx, user_data, res, cflags, async, false);
+}
+
+void io_post_req_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async) {
+        __io_post_cqe(ctx, user_data, res, cflags, async, true);
 }
 
 uint32_t io_cqring_events(struct io_ring_ctx *ctx) {

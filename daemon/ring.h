@@ -36,6 +36,7 @@
 struct manager;
 struct io_wq;
 struct io_ev_fd;
+struct io_evloop;
 
 /* IORING_REGISTER_RESTRICTIONS: bitmaps of what an enabled ring may do. */
 struct io_restriction {
@@ -92,6 +93,7 @@ struct io_ring_ctx {
         unsigned nr_overflow;
         bool cq_dropped;                /* a CQE was lost: report -EBADR once */
         struct io_ev_fd *ev_fd;
+        struct io_evloop *evloop;       /* the shim's poll/epoll eventfd (evloop.c) */
         unsigned inflight;              /* requests issued, not yet completed */
         /* IORING_SETUP_DEFER_TASKRUN: completions that wait for the issuer's
          * next io_uring_enter(GETEVENTS), as the kernel's local task work. */
@@ -152,6 +154,11 @@ int io_ring_open_app_fd(struct io_ring_ctx *ctx);
  * (matters for EVENTFD_ASYNC).
  */
 void io_post_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async);
+
+/* The same for a request's final CQE: the request leaves ctx->inflight (the
+ * count a drain waits on) before the app can see the CQE; the caller marks
+ * it REQ_F_UNCOUNTED. */
+void io_post_req_cqe(struct io_ring_ctx *ctx, uint64_t user_data, int32_t res, uint32_t cflags, bool async);
 
 /*
  * Completions other than a batch's inline ones are held until the app

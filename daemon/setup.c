@@ -30,8 +30,6 @@ void io_uring_setup_handler(struct io_call *call, struct io_task *t) {
                 return;
         }
         r = ring_params_validate(entries, &p);
-        if (r == 0 && (p.flags & IORING_SETUP_SQPOLL))
-                r = io_sqpoll_check_params(&p);
         if (r == 0 && m->nr_rings >= MANAGER_MAX_RINGS)
                 r = -ENFILE;
         if (r == 0)

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,17 +32,105 @@ struct io_sq_data {
         struct list_head node;          /* manager->sqpoll_rings */
         struct list_head ctx_list;      /* io_ring_ctx.sqd_node */
         pid_t tgid;                     /* the creating process */
+        int sq_cpu;                     /* IORING_SETUP_SQ_AFF, else -1 */
         uint64_t idle_usec, last_active;
         bool sleeping;                  /* IORING_SQ_NEED_WAKEUP set on every ring */
 };
 
-int io_sqpoll_check_params(const struct io_uring_params *p) {
-        if (p->flags & IORING_SETUP_SQ_AFF) {
-                long n = sysconf(_SC_NPROCESSORS_ONLN);
-                if (n <= 0 || p->sq_thread_cpu >= (unsigned long) n)
+/*
+ * SQ_AFF pins the poller, and our poller is the event loop: while a pinned
+ * poller is awake, the loop thread runs only on the CPUs of the awake
+ * pinned pollers (one, unless several ask for different CPUs), and gets its
+ * own CPUs back when they sleep or go. Event loop only; loop_cpus is only
+ * written while loop_pinned is false, and io-wq reads it to start its
+ * workers on the daemon's CPUs rather than the loop's pinned ones.
+ */
+static cpu_set_t loop_cpus, loop_pinned_cpus;
+static bool loop_pinned;
+
+const cpu_set_t *io_sqpoll_daemon_cpus(void) {
+        return __atomic_load_n(&loop_pinned, __ATOMIC_ACQUIRE) ? &loop_cpus : NULL;
+}
+
+/* A cpulist ("0-3,8") from @path into @set. */
+static int read_cpulist(const char *path, cpu_set_t *set) {
+        char buf[4096], *p, *tok, *save = NULL;
+        FILE *f = fopen(path, "re");
+        bool any = false;
+
+        if (!f)
+                return -errno;
+        p = fgets(buf, sizeof(buf), f);
+        fclose(f);
+        if (!p)
+                return -EINVAL;
+        CPU_ZERO(set);
+        for (tok = strtok_r(buf, ",\n", &save); tok; tok = strtok_r(NULL, ",\n", &save)) {
+                unsigned a, b;
+                int n = sscanf(tok, "%u-%u", &a, &b);
+                if (n == 1)
+                        b = a;
+                else if (n != 2)
                         return -EINVAL;
+                for (unsigned c = a; c <= b && c < CPU_SETSIZE; c++)
+                        CPU_SET(c, set);
+                any = true;
         }
-        return 0;
+        return any ? 0 : -EINVAL;
+}
+
+/* The effective CPUs of @pid's cpuset (v1 or v2 hierarchy), walking up to
+ * the first cgroup that has the file. */
+static int cpuset_cpus(pid_t pid, cpu_set_t *set) {
+        char path[1100], line[512], dir[1024];
+        const char *file = NULL;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/cgroup", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                char *cg = strchr(line, ':'), *rel;
+                if (!cg || !(rel = strchr(cg + 1, ':')))
+                        continue;
+                rel[strcspn(rel, "\n")] = 0;
+                if (strncmp(cg, ":cpuset:", 8) == 0) {
+                        snprintf(dir, sizeof(dir), "/sys/fs/cgroup/cpuset%s", rel + 1);
+                        file = "cpuset.effective_cpus";
+                        break;
+                }
+                if (strncmp(line, "0::", 3) == 0 && !file) {
+                        snprintf(dir, sizeof(dir), "/sys/fs/cgroup%s", rel + 1);
+                        file = "cpuset.cpus.effective";
+                }
+        }
+        fclose(f);
+        if (!file)
+                return -ENOENT;
+        for (;;) {
+                char *slash;
+                snprintf(path, sizeof(path), "%s/%s", dir, file);
+                if (read_cpulist(path, set) == 0)
+                        return 0;
+                slash = strrchr(dir, '/');
+                if (!slash || slash == dir + strlen("/sys/fs"))
+                        return -ENOENT;
+                *slash = 0;
+        }
+}
+
+/* io_sq_offload_create(): a CPU past the possible ones, or outside the
+ * creating task's cpuset (its sched affinity does not matter), is -EINVAL. */
+static int io_sq_cpu_check(struct io_task *t, unsigned cpu) {
+        cpu_set_t allowed;
+
+        if (cpu >= (unsigned) get_nprocs_conf() || cpu >= CPU_SETSIZE)
+                return -EINVAL;
+        if (cpuset_cpus(io_task_tgid(t), &allowed) < 0 &&
+            read_cpulist("/sys/devices/system/cpu/online", &allowed) < 0)
+                return 0;
+        return CPU_ISSET(cpu, &allowed) ? 0 : -EINVAL;
 }
 
 /* IORING_SETUP_ATTACH_WQ: the ring behind the app's @wq_fd, with the
@@ -60,7 +152,7 @@ int io_sqpoll_prepare(struct manager *m, struct io_task *t, const struct io_urin
 
         *ret = NULL;
         if (!(p->flags & IORING_SETUP_ATTACH_WQ))
-                return 0;
+                goto new_poller;
         r = io_attach_target(m, t, (int) p->wq_fd, &target);
         if (r < 0)
                 return r;
@@ -75,9 +167,15 @@ int io_sqpoll_prepare(struct manager *m, struct io_task *t, const struct io_urin
                 return -EINVAL;
         /* Another process's poller: the kernel quietly starts a new one. */
         if (sqd->tgid != io_task_tgid(t))
-                return 0;
+                goto new_poller;
+        /* A ring joining a poller leaves its SQ_AFF unread, as the kernel. */
         sqd->refs++;
         *ret = sqd;
+        return 0;
+
+new_poller:
+        if ((p->flags & IORING_SETUP_SQPOLL) && (p->flags & IORING_SETUP_SQ_AFF))
+                return io_sq_cpu_check(t, p->sq_thread_cpu);
         return 0;
 }
 
@@ -111,6 +209,7 @@ int io_sqpoll_add(struct io_ring_ctx *ctx, const struct io_uring_params *p, stru
                 sqd->refs = 1;
                 list_init(&sqd->ctx_list);
                 sqd->tgid = io_task_tgid(t);
+                sqd->sq_cpu = (p->flags & IORING_SETUP_SQ_AFF) ? (int) p->sq_thread_cpu : -1;
                 list_add_tail(&sqd->node, &ctx->manager->sqpoll_rings);
         }
         ctx->sq_data = sqd;
@@ -195,6 +294,35 @@ static bool io_sqd_try_sleep(struct io_sq_data *sqd) {
         return true;
 }
 
+/* Pin the loop to the CPUs of the awake pinned pollers, or unpin it. */
+static void io_sqpoll_pin_loop(struct manager *m) {
+        struct io_sq_data *sqd;
+        cpu_set_t want;
+        bool pin = false;
+
+        CPU_ZERO(&want);
+        list_for_each_entry(sqd, &m->sqpoll_rings, node)
+                if (!sqd->sleeping && sqd->sq_cpu >= 0) {
+                        CPU_SET(sqd->sq_cpu, &want);
+                        pin = true;
+                }
+        if (!pin) {
+                if (loop_pinned && sched_setaffinity(0, sizeof(loop_cpus), &loop_cpus) == 0)
+                        __atomic_store_n(&loop_pinned, false, __ATOMIC_RELEASE);
+                return;
+        }
+        if (loop_pinned && CPU_EQUAL(&want, &loop_pinned_cpus))
+                return;
+        if (!loop_pinned && sched_getaffinity(0, sizeof(loop_cpus), &loop_cpus) < 0)
+                return;
+        /* A CPU the daemon may not use (its own cpuset is narrower than the
+         * app's): the poller stays where it is. */
+        if (sched_setaffinity(0, sizeof(want), &want) < 0)
+                return;
+        loop_pinned_cpus = want;
+        __atomic_store_n(&loop_pinned, true, __ATOMIC_RELEASE);
+}
+
 bool io_sqpoll_sweep(struct manager *m) {
         struct io_sq_data *sqd, *tmp;
         unsigned awake = 0;
@@ -204,6 +332,8 @@ bool io_sqpoll_sweep(struct manager *m) {
         list_for_each_entry(sqd, &m->sqpoll_rings, node)
                 if (!sqd->sleeping)
                         awake += sqd->refs;
+        if (loop_pinned || awake)
+                io_sqpoll_pin_loop(m);
         if (!awake)
                 return false;
 

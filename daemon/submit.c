@@ -82,7 +82,8 @@ static void io_req_free(struct io_kiocb *req) {
         (void) io_put_kbuf(req);
         io_file_put(req->io_file);
         io_task_unref(req->task);
-        __atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_RELEASE);
+        if (!(req->flags & REQ_F_UNCOUNTED))
+                __atomic_sub_fetch(&ctx->inflight, 1, __ATOMIC_RELEASE);
         free(req);
         io_ring_ctx_unref(ctx);
 }
@@ -132,8 +133,11 @@ void io_req_complete(struct io_kiocb *req, bool async) {
 
         /* A consumed provided buffer is named in the CQE. */
         req->cflags |= io_put_kbuf(req);
-        if (!(req->flags & REQ_F_CQE_SKIP))
-                io_post_cqe(ctx, req->user_data, req->res, req->cflags, async);
+        if (!(req->flags & REQ_F_CQE_SKIP)) {
+                /* Out of the drain's count before the app can see the CQE. */
+                io_post_req_cqe(ctx, req->user_data, req->res, req->cflags, async);
+                req->flags |= REQ_F_UNCOUNTED;
+        }
         /* Its LINK_TIMEOUT completes -ECANCELED, and the chain goes on
          * after it. */
         if (req->flags & (REQ_F_ARM_LTIMEOUT | REQ_F_LINK_TIMEOUT))

@@ -27,6 +27,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "evloop.h"
 #include "shim.h"
 #include "uringd-proto.h"
 
@@ -222,12 +223,14 @@ static void shim_setup(void) {
                         shim_trap_activate();
                         allow_ptrace(daemon_pid);
                         shim_log("mode trap: an inherited trap filter serves us (probe answered)");
+                        evloop_init();
                         return;
                 }
                 if (p == URINGD_PROBE_ANSWER) {
                         stop_trap(trap_fd);
                         allow_ptrace(daemon_pid_from_env() ?: daemon_pid);
                         shim_log("mode notify: an inherited filter serves us (probe answered); no second filter");
+                        evloop_init();
                         return;
                 }
         }
@@ -292,6 +295,7 @@ static void shim_setup(void) {
                  mode == SHIM_MODE_TRAP ? "forced by $" URINGD_ENV_MODE : "notify mode is not reachable");
 
 done:
+        evloop_init();
         /* The daemon reads and writes our memory: that needs a dumpable process. */
         if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
                 shim_log("warning: process is not dumpable: the daemon cannot reach its memory");

@@ -61,6 +61,13 @@ static volatile sig_atomic_t trap_forwarded;
 static bool trap_on;                    /* interposition in force */
 static struct sigaction app_sigsys;     /* the app's own SIGSYS disposition */
 
+/* The handler closes with the raw syscall: close() is the event-loop hooks'
+ * (evloop-poll.c), which may take a lock the interrupted code holds. */
+static void raw_close(int fd) {
+        if (fd >= 0)
+                (void) syscall(SYS_close, fd);
+}
+
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
 static sigaction_fn real_sigaction;
@@ -113,18 +120,18 @@ static long trap_receive(int sock, bool *ret_eintr) {
                         if (fd < 0)
                                 fd = f;
                         else
-                                close(f);
+                                raw_close(f);
                 }
         }
         /* The daemon closed our call unanswered: it was interrupted. */
         if (n == 0)
                 return -EINTR;
         if (uringd_msg_validate(in.buf, (size_t) n, NULL) < 0 || in.reply.hdr.type != URINGD_MSG_CALL_REPLY) {
-                safe_close(fd);
+                raw_close(fd);
                 return -EPROTO;
         }
         if (!(in.reply.flags & URINGD_CALL_REPLY_FD)) {
-                safe_close(fd);
+                raw_close(fd);
                 return (long) in.reply.val;
         }
         /* No fd although one was sent: our fd table is full. */
@@ -212,7 +219,7 @@ static long trap_forward(int nr, const uint64_t args[6]) {
         for (int i = 0; i < 2; i++) {
                 int high = fcntl(sv[i], F_DUPFD_CLOEXEC, SHIM_FD_MIN);
                 if (high >= 0) {
-                        close(sv[i]);
+                        raw_close(sv[i]);
                         sv[i] = high;
                 }
         }
@@ -223,9 +230,9 @@ static long trap_forward(int nr, const uint64_t args[6]) {
         m.nr = (uint32_t) nr;
         memcpy(m.args, args, sizeof(m.args));
         r = uringd_msg_send(trap_sock, &m, sizeof(m), sv[1]);
-        close(sv[1]);
+        raw_close(sv[1]);
         if (r < 0) {
-                close(mine);
+                raw_close(mine);
                 return -ENOSYS; /* no daemon: as a notify filter without its listener */
         }
         trap_forwarded = 1;
@@ -236,7 +243,7 @@ static long trap_forward(int nr, const uint64_t args[6]) {
         do
                 ret = trap_receive(mine, &eintr);
         while (eintr);
-        close(mine);
+        raw_close(mine);
         return ret;
 }
 

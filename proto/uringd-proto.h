@@ -157,6 +157,34 @@ _Static_assert(sizeof(struct uringd_msg_call_interrupt) == 32, "call_interrupt l
 #define URINGD_PROBE_COOKIE 0x75726e67642d7072ULL
 #define URINGD_PROBE_ANSWER 0x7572
 
+/*
+ * Event loops: poll/select/epoll on a ring fd (preload/evloop*.c). The ring fd
+ * is a memfd, always "ready"; the shim waits on an eventfd of the ring instead.
+ *   syscall(__NR_io_uring_register, ring_fd, URINGD_EVLOOP_OPCODE,
+ *           &info, sizeof(info))
+ * fills @info and returns a new fd (O_CLOEXEC) of the ring's eventfd, which
+ * uringd signals after it posts CQEs (coalesced) and when the ring dies;
+ * -EOPNOTSUPP when @ring_fd is not a uringd ring. The offsets are into the
+ * ring's memfd; the words at state_off are written by uringd only.
+ */
+#define URINGD_EVLOOP_OPCODE 0x75726401U
+
+struct uringd_evloop_info {
+        uint32_t size;          /* sizeof(struct uringd_evloop_info), from uringd */
+        uint32_t sq_entries;
+        uint32_t cq_entries;
+        uint32_t reserved0;
+        uint64_t sq_head_off, sq_tail_off, sq_flags_off;
+        uint64_t cq_head_off, cq_tail_off;
+        uint64_t state_off;     /* uint32_t: URINGD_EVLOOP_STATE_* */
+        uint64_t reserved[2];
+};
+
+#define URINGD_EVLOOP_STATE_DEAD (1U << 0)  /* the app released the ring */
+#define URINGD_EVLOOP_STATE_WORK (1U << 1)  /* DEFER_TASKRUN completions wait */
+
+_Static_assert(sizeof(struct uringd_evloop_info) == 80, "evloop info layout");
+
 /* Environment: where the daemon listens, and debug output of the shim. */
 #define URINGD_ENV_SOCKET "URINGD_SOCKET"
 #define URINGD_ENV_DEBUG "URINGD_DEBUG"

@@ -3,7 +3,7 @@
  * IORING_SETUP_SQPOLL: submissions without io_uring_enter while the poller
  * is awake, IORING_SQ_NEED_WAKEUP once it has idled for sq_thread_idle, a
  * wake-up through IORING_ENTER_SQ_WAKEUP (liburing does it), a plain fd
- * (IORING_FEAT_SQPOLL_NONFIXED), and the setup rules: SQ_AFF needs an online
+ * (IORING_FEAT_SQPOLL_NONFIXED), and the setup rules: SQ_AFF needs a possible
  * CPU and SQPOLL, SQPOLL refuses COOP_TASKRUN.
  */
 

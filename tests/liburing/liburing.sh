@@ -443,6 +443,7 @@ EOF
                         sub(/^kernel=/, "", k); sub(/^uringd=/, "", u); sub(/^verdict=/, "", v)
                         printf "| %s | %s | %s | %s | %s |\n", $1, k, u, v, note
                 }' "$baseline"
+                [ ! -f "$here/triage.md" ] || cat "$here/triage.md"
         } >"$doc.new" && mv "$doc.new" "$doc"
 }
 

@@ -111,18 +111,15 @@ static struct io_kiocb *io_wq_next_work(struct io_wq *wq, struct io_wq_acct *acc
  * runs or is queued ahead of it? Then the worker that runs that work takes
  * it next, and no other worker needs waking. */
 static bool io_wq_hash_blocked(struct io_wq *wq, struct io_wq_acct *acct, struct io_kiocb *req) {
-        struct io_kiocb *other;
-
         if (!req->wq_hash)
                 return false;
         if (io_wq_hash_busy(wq, req->wq_hash))
                 return true;
-        list_for_each_entry(other, &acct->work, work_node) {
-                if (other == req)
-                        break;
-                if (other->wq_hash == req->wq_hash)
+        /* Backwards from @req: a write to the same file is usually right
+         * before it, so a long queue of them is not scanned per write. */
+        for (struct list_head *p = req->work_node.prev; p != &acct->work; p = p->prev)
+                if (list_entry(p, struct io_kiocb, work_node)->wq_hash == req->wq_hash)
                         return true;
-        }
         return false;
 }
 

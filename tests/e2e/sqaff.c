@@ -160,8 +160,11 @@ int main(void) {
                         io_uring_prep_nop(sqe);
                         sqe->user_data = (uint64_t) i;
                 }
+                /* With SQPOLL, liburing reports the SQEs not yet consumed:
+                 * the kernel's poller may post CQEs before it moves the SQ
+                 * head, so the last round's can still be counted. */
                 r = io_uring_submit(&ring);
-                t_assert(r == 4, "submit: %d", r);
+                t_assert(r >= 4 && r <= 8, "submit: %d", r);
                 for (int i = 0; i < 4; i++) {
                         struct io_uring_cqe cqe = t_wait_one(&ring);
                         t_assert(cqe.res == 0, "nop: %d", cqe.res);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "uringd-proto.h"
@@ -194,7 +195,9 @@ int uringd_msg_sendf(int sock, const void *msg, size_t size, int fd, int flags) 
 
         ssize_t n;
         do
-                n = sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
+                /* The raw call: in the shim, sendmsg() is the hook of
+                 * preload/scm.c, which the SIGSYS handler must not enter. */
+                n = syscall(SYS_sendmsg, sock, &mh, MSG_NOSIGNAL | flags);
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return negative_errno();

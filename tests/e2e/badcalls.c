@@ -3,7 +3,8 @@
  * io_uring_enter and io_uring_register called wrongly, with raw syscalls:
  * bad and non-ring fds, unknown flags and opcodes, double registration,
  * unregistering nothing, bad arguments. Also: a dup() of the ring fd is the
- * same ring, and a closed ring fd is EBADF. Each line prints the errno name.
+ * same ring, a closed ring fd is EBADF, and a ring fd cannot be passed over
+ * a unix socket. Each line prints the errno name.
  */
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -191,6 +193,30 @@ int main(void) {
         t_print_cqe("  nop via dup", &c);
         memset(buf, 0, sizeof(buf));
         show("register PROBE via dup", sys_register(dfd, IORING_REGISTER_PROBE, buf, 4));
+
+        /* The kernel refuses to pass a ring fd over a unix socket. */
+        int sp[2];
+        t_assert(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sp) == 0, "socketpair: %m");
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        char byte = 'x';
+        struct iovec biov = { .iov_base = &byte, .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &biov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof(control.buf) };
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &dfd, sizeof(int));
+        show("sendmsg of a ring fd (SCM_RIGHTS)", sendmsg(sp[0], &mh, 0));
+        int evfd = eventfd(0, EFD_CLOEXEC);
+        memcpy(CMSG_DATA(cm), &evfd, sizeof(int));
+        show("sendmsg of an eventfd (SCM_RIGHTS)", sendmsg(sp[0], &mh, 0));
+        close(evfd);
+        close(sp[0]);
+        close(sp[1]);
 
         /* Closed ring fds. */
         close(dfd);

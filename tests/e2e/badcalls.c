@@ -3,8 +3,8 @@
  * io_uring_enter and io_uring_register called wrongly, with raw syscalls:
  * bad and non-ring fds, unknown flags and opcodes, double registration,
  * unregistering nothing, bad arguments. Also: a dup() of the ring fd is the
- * same ring, a closed ring fd is EBADF, and a ring fd cannot be passed over
- * a unix socket. Each line prints the errno name.
+ * same ring, a closed ring fd is EBADF, a ring fd cannot be read, written,
+ * or passed over a unix socket. Each line prints the errno name.
  */
 
 #include <errno.h>
@@ -193,6 +193,11 @@ int main(void) {
         t_print_cqe("  nop via dup", &c);
         memset(buf, 0, sizeof(buf));
         show("register PROBE via dup", sys_register(dfd, IORING_REGISTER_PROBE, buf, 4));
+
+        /* The ring file has no read or write. */
+        char rbuf[64];
+        show("read() of a ring fd", read(dfd, rbuf, sizeof(rbuf)));
+        show("write() of a ring fd", write(dfd, rbuf, sizeof(rbuf)));
 
         /* The kernel refuses to pass a ring fd over a unix socket. */
         int sp[2];

@@ -94,3 +94,17 @@ void *hashmap_first(const struct hashmap *h) {
                         return h->buckets[i]->value;
         return NULL;
 }
+
+void *hashmap_steal_first(struct hashmap *h) {
+        for (size_t i = 0; i < h->nr_buckets; i++) {
+                struct hashmap_entry *e = h->buckets[i];
+                if (e) {
+                        void *v = e->value;
+                        h->buckets[i] = e->next;
+                        free(e);
+                        h->size--;
+                        return v;
+                }
+        }
+        return NULL;
+}

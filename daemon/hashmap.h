@@ -22,3 +22,5 @@ void *hashmap_remove(struct hashmap *h, uint64_t key);
 void hashmap_clear(struct hashmap *h);
 /* Some value of the map, or NULL when empty (to drain it). */
 void *hashmap_first(const struct hashmap *h);
+/* Remove some entry and return its value, or NULL when empty. */
+void *hashmap_steal_first(struct hashmap *h);

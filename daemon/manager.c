@@ -216,33 +216,15 @@ struct io_ring_ctx *manager_ring_by_ino(struct manager *m, uint64_t ino) {
         return hashmap_get(&m->rings_by_ino, ino);
 }
 
-/* Bounds the cache; tasks that exited are dropped when their tid calls again
- * or when the cache is full. */
-#define MANAGER_MAX_TASKS 4096
-
-static void manager_flush_tasks(struct manager *m) {
-        struct io_task *t;
-
-        /* The hashmap has no iterator: drain it through the tid list. */
-        while ((t = hashmap_first(&m->tasks_by_tid))) {
-                hashmap_remove(&m->tasks_by_tid, (uint64_t) t->tid);
-                io_task_unref(t);
-        }
-}
-
 int manager_get_task(struct manager *m, int listener, uint64_t id, pid_t tid, struct io_task **ret) {
-        struct io_task *t = hashmap_get(&m->tasks_by_tid, (uint64_t) tid);
+        struct io_task *t;
         int r;
 
-        /* A live task owns its tid: a cached handle whose task still lives
-         * is the caller's, without a new pidfd or an ID_VALID round. */
-        if (t && io_task_thread_alive(t)) {
-                *ret = io_task_ref(t);
-                return 0;
-        }
+        /* Cached: no new pidfd, no ID_VALID round. */
+        t = io_task_cache_get(&m->tasks_by_tid, (uint64_t) tid);
         if (t) {
-                hashmap_remove(&m->tasks_by_tid, (uint64_t) tid);
-                io_task_unref(t);
+                *ret = t;
+                return 0;
         }
 
         r = io_task_new(tid, &t);
@@ -254,10 +236,7 @@ int manager_get_task(struct manager *m, int listener, uint64_t id, pid_t tid, st
                 io_task_unref(t);
                 return -ENOENT;
         }
-        if (m->tasks_by_tid.size >= MANAGER_MAX_TASKS)
-                manager_flush_tasks(m);
-        if (hashmap_put(&m->tasks_by_tid, (uint64_t) tid, t) == 0)
-                io_task_ref(t);
+        io_task_cache_add(&m->tasks_by_tid, (uint64_t) tid, t);
         *ret = t;
         return 0;
 }
@@ -449,8 +428,7 @@ struct manager *manager_free(struct manager *m) {
         hashmap_clear(&m->rings_by_ino);
         hashmap_clear(&m->rings_by_wd);
         hashmap_clear(&m->waiters_by_tid);
-        manager_flush_tasks(m);
-        hashmap_clear(&m->tasks_by_tid);
+        io_task_cache_flush(&m->tasks_by_tid);
 
         sd_event_source_disable_unref(m->inotify_source);
         safe_close(m->inotify_fd);

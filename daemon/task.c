@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "hashmap.h"
 #include "task.h"
 #include "uringd/compat.h"
 #include "uringd/macro.h"
@@ -299,4 +300,35 @@ int io_task_fstat(struct io_task *t, int fd, struct stat *st) {
 
 pid_t io_task_tgid(struct io_task *t) {
         return t->tgid;
+}
+
+/* Bounds a cache; handles of exited tasks go when their key calls again or
+ * when the cache is full. */
+#define IO_TASK_CACHE_MAX 4096
+
+struct io_task *io_task_cache_get(struct hashmap *h, uint64_t key) {
+        struct io_task *t = hashmap_get(h, key);
+
+        if (!t)
+                return NULL;
+        if (io_task_thread_alive(t))
+                return io_task_ref(t);
+        hashmap_remove(h, key);
+        io_task_unref(t);
+        return NULL;
+}
+
+void io_task_cache_add(struct hashmap *h, uint64_t key, struct io_task *t) {
+        if (h->size >= IO_TASK_CACHE_MAX)
+                io_task_cache_flush(h);
+        if (hashmap_put(h, key, t) == 0)
+                io_task_ref(t);
+}
+
+void io_task_cache_flush(struct hashmap *h) {
+        struct io_task *t;
+
+        while ((t = hashmap_steal_first(h)))
+                io_task_unref(t);
+        hashmap_clear(h);
 }

@@ -31,6 +31,21 @@ struct io_task {
  * seen alive in the previous one are checked again. Event loop only. */
 void io_task_loop_pass(void);
 
+struct hashmap;
+
+/*
+ * Caches of handles, by a key of the owner's choosing (the manager: tid;
+ * a trap-mode client: process and thread id). A live task owns its id, so a
+ * cached handle whose thread still lives is the caller's.
+ */
+/* The cached handle for @key (a new reference) while its thread lives;
+ * a dead one is dropped. NULL when there is none. */
+struct io_task *io_task_cache_get(struct hashmap *h, uint64_t key);
+/* Cache @t (takes a reference); a full cache is emptied first. */
+void io_task_cache_add(struct hashmap *h, uint64_t key, struct io_task *t);
+/* Drop every handle and free the map. */
+void io_task_cache_flush(struct hashmap *h);
+
 /* Open a handle on @tid. Returns 0 or -errno (-ESRCH when gone). */
 int io_task_new(pid_t tid, struct io_task **ret);
 struct io_task *io_task_ref(struct io_task *t);

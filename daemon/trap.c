@@ -20,22 +20,13 @@
 #include "uringd-proto.h"
 #include "uringd/macro.h"
 
-/* Cached task handles per trap client, as manager.c's per-tid cache. */
-#define TRAP_MAX_TASKS 4096
-
 static inline void closedirp(DIR **d) {
         if (*d)
                 closedir(*d);
 }
 
 void trap_tasks_flush(struct client *c) {
-        struct io_task *t;
-
-        while ((t = hashmap_first(&c->trap_tasks))) {
-                hashmap_remove(&c->trap_tasks, ((uint64_t) t->tgid << 32) | (uint32_t) t->app_tid);
-                io_task_unref(t);
-        }
-        hashmap_clear(&c->trap_tasks);
+        io_task_cache_flush(&c->trap_tasks);
 }
 
 static int pidns_ino(const char *path, ino_t *ret) {
@@ -108,17 +99,13 @@ static pid_t resolve_tid(pid_t tgid, pid_t app_tid) {
  * the caller says. A claim about a thread outside @tgid is refused. */
 static int trap_get_task(struct client *c, pid_t tgid, pid_t app_tid, struct io_task **ret) {
         uint64_t key = ((uint64_t) tgid << 32) | (uint32_t) app_tid;
-        struct io_task *t = hashmap_get(&c->trap_tasks, key);
+        struct io_task *t = io_task_cache_get(&c->trap_tasks, key);
         pid_t tid;
         int r;
 
-        if (t && io_task_thread_alive(t)) {
-                *ret = io_task_ref(t);
-                return 0;
-        }
         if (t) {
-                hashmap_remove(&c->trap_tasks, key);
-                io_task_unref(t);
+                *ret = t;
+                return 0;
         }
 
         tid = resolve_tid(tgid, app_tid);
@@ -132,11 +119,7 @@ static int trap_get_task(struct client *c, pid_t tgid, pid_t app_tid, struct io_
                 io_task_unref(t);
                 return -ESRCH;
         }
-        t->app_tid = app_tid;
-        if (c->trap_tasks.size >= TRAP_MAX_TASKS)
-                trap_tasks_flush(c);
-        if (hashmap_put(&c->trap_tasks, key, t) == 0)
-                io_task_ref(t);
+        io_task_cache_add(&c->trap_tasks, key, t);
         *ret = t;
         return 0;
 }

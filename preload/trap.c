@@ -83,49 +83,26 @@ static void resolve_real(void) {
 }
 
 /* One answer on @sock: the syscall's value, or an fd that came along. */
-static long trap_receive(int sock, bool *ret_eintr) {
+static long trap_receive(int sock) {
         union {
                 struct uringd_msg_call_reply reply;
                 uint8_t buf[URINGD_MSG_MAX_SIZE];
         } in;
-        union {
-                struct cmsghdr align;
-                char buf[CMSG_SPACE(sizeof(int) * 4)];
-        } control;
-        struct iovec iov = { .iov_base = in.buf, .iov_len = sizeof(in.buf) };
-        struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
-                .msg_control = control.buf,
-                .msg_controllen = sizeof(control.buf),
-        };
         int fd = -1;
         ssize_t n;
 
-        *ret_eintr = false;
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-        if (n < 0) {
-                *ret_eintr = errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK;
-                return -errno;
-        }
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-                size_t nfds;
-
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-                        continue;
-                nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < nfds; i++) {
-                        int f;
-                        memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                        if (fd < 0)
-                                fd = f;
-                        else
-                                raw_close(f);
-                }
-        }
+        n = uringd_msg_recvf(sock, in.buf, sizeof(in.buf), &fd, 0);
+        /* Truncated control data: the fd that came along found no free
+         * number in our table (the daemon sends one fd, in a short message). */
+        if (n == -EMSGSIZE)
+                return -EMFILE;
+        if (n < 0)
+                return n;
         /* The daemon closed our call unanswered: it was interrupted. */
-        if (n == 0)
+        if (n == 0) {
+                raw_close(fd);
                 return -EINTR;
+        }
         if (uringd_msg_validate(in.buf, (size_t) n, NULL) < 0 || in.reply.hdr.type != URINGD_MSG_CALL_REPLY) {
                 raw_close(fd);
                 return -EPROTO;
@@ -205,7 +182,6 @@ static void enter_wait(int sock, const uint64_t args[6]) {
 static long trap_forward(int nr, const uint64_t args[6]) {
         struct uringd_msg_call m;
         int sv[2], mine, r;
-        bool eintr;
         long ret;
 
         if (trap_sock < 0)
@@ -239,10 +215,9 @@ static long trap_forward(int nr, const uint64_t args[6]) {
 
         if (nr == __NR_io_uring_enter)
                 enter_wait(mine, args);
-        /* Other calls are answered at once; a signal meanwhile just retries. */
-        do
-                ret = trap_receive(mine, &eintr);
-        while (eintr);
+        /* Other calls are answered at once; a signal meanwhile just retries
+         * (uringd_msg_recvf goes on after EINTR). */
+        ret = trap_receive(mine);
         raw_close(mine);
         return ret;
 }

@@ -171,6 +171,13 @@ int uringd_socket_path(char *buf, size_t size) {
         return 0;
 }
 
+/* Raw calls where the shim hooks libc (preload/scm.c, evloop-poll.c): its
+ * SIGSYS handler uses these functions and must not enter the hooks. */
+static void raw_close(int fd) {
+        if (fd >= 0)
+                (void) syscall(SYS_close, fd);
+}
+
 int uringd_msg_send(int sock, const void *msg, size_t size, int fd) {
         return uringd_msg_sendf(sock, msg, size, fd, 0);
 }
@@ -195,8 +202,6 @@ int uringd_msg_sendf(int sock, const void *msg, size_t size, int fd, int flags) 
 
         ssize_t n;
         do
-                /* The raw call: in the shim, sendmsg() is the hook of
-                 * preload/scm.c, which the SIGSYS handler must not enter. */
                 n = syscall(SYS_sendmsg, sock, &mh, MSG_NOSIGNAL | flags);
         while (n < 0 && errno == EINTR);
         if (n < 0)
@@ -241,12 +246,12 @@ ssize_t uringd_msg_recvf(int sock, void *buf, size_t size, int *ret_fd, int flag
                         if (fd < 0 && ret_fd)
                                 fd = f;
                         else
-                                close(f);
+                                raw_close(f);
                 }
         }
 
         if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-                safe_close(fd);
+                raw_close(fd);
                 return -EMSGSIZE;
         }
         if (ret_fd)

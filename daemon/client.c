@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +20,7 @@
 #include "trap.h"
 #include "uringd-proto.h"
 #include "uringd/macro.h"
-
-#if defined(__x86_64__)
-#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#else
-#error "uringd knows the syscall ABI of x86-64 and aarch64 only"
-#endif
+#include "uringd/seccomp.h"
 
 #define HANDSHAKE_TIMEOUT_USEC (10ULL * 1000000ULL)
 
@@ -105,7 +97,7 @@ static void client_dispatch(struct client *c, const struct seccomp_notif *n) {
          * was interrupted by a signal. */
         io_waiter_drop_stale(m, call.tid);
 
-        if (n->data.arch != NATIVE_AUDIT_ARCH) {
+        if (n->data.arch != URINGD_NATIVE_AUDIT_ARCH) {
                 io_call_respond(&call, 0, -ENOSYS);
                 return;
         }

@@ -23,8 +23,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
 #include <linux/io_uring.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -39,15 +37,8 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "uringd/seccomp.h"
 #include "uringd-proto.h"
-
-#if defined(__x86_64__)
-#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#else
-#error "trap mode knows the signal context of x86-64 and aarch64 only"
-#endif
 
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1
@@ -249,7 +240,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucontext) {
         long ret;
 
         if (si->si_code != SYS_SECCOMP || (unsigned) si->si_errno != SHIM_TRAP_DATA ||
-            si->si_arch != NATIVE_AUDIT_ARCH) {
+            si->si_arch != URINGD_NATIVE_AUDIT_ARCH) {
                 chain_sigsys(sig, si, ucontext);
                 errno = saved;
                 return;
@@ -318,16 +309,7 @@ void shim_trap_activate(void) {
 
 /* The filter, by hand: libseccomp has no SECCOMP_RET_TRAP with data. */
 static int trap_filter_install(unsigned flags) {
-        struct sock_filter code[] = {
-                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 0, 5),
-                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 3, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 2, 0),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_register, 1, 0),
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP | SHIM_TRAP_DATA),
-        };
+        struct sock_filter code[] = URINGD_IO_URING_FILTER(SECCOMP_RET_TRAP | SHIM_TRAP_DATA);
         struct sock_fprog prog = { .len = ELEMENTSOF(code), .filter = code };
         long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
 

@@ -8,6 +8,10 @@
  *   truncate  reads racing a thread that truncates and refills the file:
  *             every result is within the request and every byte returned
  *             is the file's or zero (what a truncation can leave)
+ *   split     batches large enough for the daemon to share them between
+ *             two threads (rw-batch.c), with EOF, a fault, an unmapped
+ *             buffer and pages not in the page cache in either share,
+ *             many rounds: every round must give the first one's results
  * Prints per-request results; the race prints only its verdict.
  */
 
@@ -28,6 +32,10 @@
 #define RACE_SIZE (64 * PAGE)
 #define RACE_ROUNDS 300
 #define QD 16
+#define SPLIT_N 24                      /* reads of SPLIT_LEN per batch */
+#define SPLIT_LEN (2 * PAGE)
+#define SPLIT_FILE (40 * PAGE + 1000)   /* the last page short */
+#define SPLIT_ROUNDS 200
 
 static unsigned char pattern[RACE_SIZE];
 
@@ -188,6 +196,83 @@ static void test_truncate(struct io_uring *ring, void *buf) {
         close(fd);
 }
 
+/* The odd reads of a split batch, at @base in it (once in each share). */
+static void split_odd_reads(uint64_t (*req)[2], char **dst, unsigned base, char *hole) {
+        req[base][0] = SPLIT_FILE - 1000;       /* short: EOF inside */
+        req[base + 1][0] = SPLIT_FILE + PAGE;   /* past EOF: 0 */
+        dst[base + 2] = hole - PAGE;            /* second page unmapped: the prefix */
+        dst[base + 3] = hole;                   /* unmapped: -EFAULT */
+        req[base + 4][0] = 32 * PAGE;           /* not in the page cache */
+}
+
+/* A buffer of three pages whose middle one is unmapped; returns the hole. */
+static char *split_holed(void) {
+        char *m = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        t_assert(m != MAP_FAILED, "mmap: %m");
+        t_assert(munmap(m + PAGE, PAGE) == 0, "munmap: %m");
+        return m + PAGE;
+}
+
+static void test_split(struct io_uring *ring) {
+        char path[512];
+        int fd = t_tmpfile("split", O_RDWR | O_TRUNC, path, sizeof(path));
+        char *bufs = NULL, *dst[SPLIT_N];
+        uint64_t req[SPLIT_N][2];
+        int first[SPLIT_N];
+        unsigned differ = 0, wrong = 0;
+
+        t_assert(pwrite(fd, pattern, SPLIT_FILE, 0) == (ssize_t) SPLIT_FILE, "pwrite: %m");
+        t_assert(fsync(fd) == 0, "fsync: %m");
+        t_assert(posix_memalign((void **) &bufs, PAGE, SPLIT_N * SPLIT_LEN) == 0, "posix_memalign");
+        for (unsigned i = 0; i < SPLIT_N; i++) {
+                req[i][0] = (uint64_t) ((i * 7) % 30) * PAGE;
+                req[i][1] = SPLIT_LEN;
+                dst[i] = bufs + (size_t) i * SPLIT_LEN;
+        }
+        split_odd_reads(req, dst, 2, split_holed());
+        split_odd_reads(req, dst, SPLIT_N - 6, split_holed());
+
+        for (unsigned round = 0; round < SPLIT_ROUNDS; round++) {
+                struct io_uring_cqe cqes[SPLIT_N];
+
+                /* The page-cache misses: dropped again every round. */
+                t_assert(posix_fadvise(fd, 32 * PAGE, SPLIT_LEN, POSIX_FADV_DONTNEED) == 0, "fadvise");
+                for (unsigned i = 0; i < SPLIT_N; i++) {
+                        struct io_uring_sqe *sqe = t_get_sqe(ring);
+                        io_uring_prep_read(sqe, fd, dst[i], (unsigned) req[i][1], req[i][0]);
+                        sqe->user_data = i;
+                }
+                t_submit_n(ring, SPLIT_N);
+                /* Printed in submission order: the order of completion of
+                 * independent requests is nobody's promise. */
+                for (unsigned i = 0; i < SPLIT_N; i++) {
+                        struct io_uring_cqe c = t_wait_one(ring);
+                        cqes[c.user_data] = c;
+                }
+                for (unsigned i = 0; i < SPLIT_N; i++) {
+                        int res = cqes[i].res;
+                        size_t n = res > 0 ? (size_t) res : 0;
+
+                        if (round == 0) {
+                                char label[64];
+                                snprintf(label, sizeof(label), "split off=%llu", (unsigned long long) req[i][0]);
+                                t_print_cqe(label, &cqes[i]);
+                                first[i] = res;
+                        } else if (res != first[i])
+                                differ++;
+                        if (n && memcmp(dst[i], pattern + req[i][0], n) != 0)
+                                wrong++;
+                        if (n)
+                                memset(dst[i], 0xa5, n);
+                }
+        }
+        printf("split: %u rounds, %s, %s\n", SPLIT_ROUNDS, differ ? "results DIFFER between rounds" : "same results",
+               wrong ? "data WRONG" : "data ok");
+        free(bufs);
+        close(fd);
+}
+
 int main(int argc, char *argv[]) {
         const char *mode = argc > 1 ? argv[1] : "eof";
         struct io_uring ring;
@@ -208,6 +293,8 @@ int main(int argc, char *argv[]) {
                 test_fault(&ring, true);
         } else if (strcmp(mode, "truncate") == 0)
                 test_truncate(&ring, buf);
+        else if (strcmp(mode, "split") == 0)
+                test_split(&ring);
         else
                 t_fail("unknown mode %s", mode);
 

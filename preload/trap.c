@@ -123,10 +123,14 @@ static bool enter_wait_mask(const uint64_t args[6], uint64_t *ret) {
         uint32_t flags = (uint32_t) args[3];
         uint64_t mask_addr = args[4], mask_size = args[5];
         struct iovec local, remote;
-        pid_t self = (pid_t) syscall(SYS_getpid);
+        pid_t self;
 
         if (!(flags & IORING_ENTER_GETEVENTS))
                 return false;
+        /* No mask (liburing passes none unless asked): no syscall. */
+        if (!(flags & IORING_ENTER_EXT_ARG) && !mask_addr)
+                return false;
+        self = (pid_t) syscall(SYS_getpid);
         if (flags & IORING_ENTER_EXT_ARG) {
                 struct io_uring_getevents_arg arg;
 

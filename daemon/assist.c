@@ -33,7 +33,7 @@
 #include "assist.h"
 #include "log.h"
 
-#define ASSIST_SPIN_NSEC (200ULL * 1000ULL)
+#define ASSIST_SPIN_NSEC (100ULL * 1000ULL)
 #define ASSIST_STACK_SIZE (256U * 1024U)
 
 enum {

@@ -51,8 +51,13 @@ int io_call_respond_fd(struct io_call *call, int fd) {
 }
 
 void io_call_drop(struct io_call *call) {
-        /* A notification simply stays unanswered: its caller was interrupted. */
-        call->reply_fd = safe_close(call->reply_fd);
+        /* A notification simply stays unanswered: its caller was interrupted.
+         * A per-call reply socket is closed: the caller reads EINTR in that.
+         * A thread's channel stays open, so it is told. */
+        if (call->reply_kept)
+                (void) trap_reply(call, -EINTR, -1);
+        else
+                call->reply_fd = safe_close(call->reply_fd);
 }
 
 void io_call_move(struct io_call *dst, struct io_call *src) {

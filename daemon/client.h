@@ -36,6 +36,7 @@ struct client {
         pid_t pid;                      /* the attaching process, for logs */
         struct list_head waiters;       /* struct io_waiter */
         struct hashmap trap_tasks;      /* trap: (tgid << 32 | app tid) -> struct io_task */
+        bool channel;                   /* trap: a thread's channel; pid is its process */
 };
 
 struct connection {

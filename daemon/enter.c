@@ -123,6 +123,11 @@ void io_waiter_drop_stale(struct manager *m, pid_t tid) {
                 io_waiter_free(w);
 }
 
+void io_waiters_interrupt_client(struct client *c) {
+        while (!list_empty(&c->waiters))
+                io_waiter_answer(list_first_entry(&c->waiters, struct io_waiter, client_node), -EINTR);
+}
+
 void io_waiters_drop_client(struct client *c) {
         while (!list_empty(&c->waiters))
                 io_waiter_free(list_first_entry(&c->waiters, struct io_waiter, client_node));
@@ -268,7 +273,8 @@ static int io_cqring_wait(struct io_call *call, struct io_ring_ctx *ctx,
                 if (r < 0)
                         goto fail;
         }
-        if (w->call.reply_fd >= 0) {
+        /* A thread's channel is watched by its client (trap.c). */
+        if (w->call.reply_fd >= 0 && !w->call.reply_kept) {
                 r = sd_event_add_io(m->event, &w->reply_source, w->call.reply_fd, EPOLLIN | EPOLLRDHUP,
                                     on_waiter_reply, w);
                 if (r < 0)

@@ -39,3 +39,7 @@ void io_cqring_wake_all(struct io_ring_ctx *ctx);
 void io_waiter_drop_stale(struct manager *m, pid_t tid);
 /* The client is gone: its waiters can never be answered. */
 void io_waiters_drop_client(struct client *c);
+
+/* Trap mode: the caller on @c's thread channel says a signal interrupted
+ * its wait: answer it -EINTR (or what was submitted), as the kernel. */
+void io_waiters_interrupt_client(struct client *c);

@@ -135,7 +135,10 @@ int trap_reply(struct io_call *call, int64_t val, int fd) {
         m.flags = fd >= 0 ? URINGD_CALL_REPLY_FD : 0;
         /* Never block: the caller owns the other end and could have filled it. */
         r = uringd_msg_sendf(call->reply_fd, &m, sizeof(m), fd, MSG_DONTWAIT);
-        call->reply_fd = safe_close(call->reply_fd);
+        if (call->reply_kept)
+                call->reply_fd = -1;    /* the channel's, not the call's */
+        else
+                call->reply_fd = safe_close(call->reply_fd);
         return r < 0 ? -ENOENT : 0;
 }
 
@@ -150,23 +153,38 @@ int trap_read_interrupt(struct io_call *call) {
         return 0;
 }
 
+/* The process that made @sock, as our namespace sees it, if it is our
+ * user's; else 0. */
+static pid_t socket_maker(int sock) {
+        struct ucred cred = {};
+        socklen_t len = sizeof(cred);
+
+        if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0 ||
+            cred.uid != geteuid())
+                return 0;
+        return cred.pid;
+}
+
+/*
+ * One CALL: answered on @reply_fd, a per-call reply socket of ours (closed
+ * when the call ends) or, on a thread channel, the channel itself. The
+ * caller's process is the socket's maker: a per-call pair's is read now, a
+ * channel's when it came.
+ */
 static void trap_call(struct client *c, const struct uringd_msg_call *m, int reply_fd) {
         _cleanup_(io_task_unrefp) struct io_task *t = NULL;
         struct io_call call = {
                 .client = c,
                 .reply_fd = reply_fd,
+                .reply_kept = c->channel,
                 .nr = (int) m->nr,
         };
-        struct ucred cred = {};
-        socklen_t len = sizeof(cred);
+        pid_t tgid = c->channel ? c->pid : socket_maker(reply_fd);
         int r;
 
         memcpy(call.args, m->args, sizeof(call.args));
 
-        /* The pair's maker is the calling process, as our namespace sees it
-         * (0 when it cannot see it). */
-        if (getsockopt(reply_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0 ||
-            cred.uid != geteuid()) {
+        if (tgid <= 0) {
                 log_debug("Trap-mode client pid %d sent a call without a usable reply socket.", (int) c->pid);
                 io_call_drop(&call);
                 return;
@@ -176,7 +194,7 @@ static void trap_call(struct client *c, const struct uringd_msg_call *m, int rep
                 return;
         }
 
-        r = trap_get_task(c, cred.pid, (pid_t) m->tid, &t);
+        r = trap_get_task(c, tgid, (pid_t) m->tid, &t);
         if (r < 0) {
                 io_call_respond(&call, 0, r == -ESRCH ? -EINTR : r);
                 return;
@@ -188,13 +206,29 @@ static void trap_call(struct client *c, const struct uringd_msg_call *m, int rep
         io_call_serve(&call, t);
 }
 
+/* CHANNEL on a connection: serve the thread's channel @fd as a client of its
+ * own. Refused (closed) when it is not our user's or we have too many: the
+ * shim then takes a pair per call. */
+static void trap_channel_new(struct client *conn, int fd) {
+        struct client *ch;
+        pid_t maker = socket_maker(fd);
+
+        if (maker <= 0 || client_new(conn->manager, CLIENT_TRAP, fd, maker, &ch) < 0) {
+                log_debug("Refused a thread channel on the connection of pid %d.", (int) conn->pid);
+                safe_close(fd);
+                return;
+        }
+        ch->channel = true;
+}
+
 int on_trap_connection(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct client *c = userdata;
         union {
+                struct uringd_msg_header hdr;
                 struct uringd_msg_call call;
                 uint8_t buf[URINGD_MSG_MAX_SIZE];
         } in;
-        const char *reason = "not a CALL";
+        const char *reason = "unexpected";
         int passed = -1;
         ssize_t n;
 
@@ -205,20 +239,39 @@ int on_trap_connection(sd_event_source *s, int fd, uint32_t revents, void *userd
                 return 0;
         if (n <= 0)
                 goto gone;
-        if (uringd_msg_validate(in.buf, (size_t) n, &reason) < 0 || in.call.hdr.type != URINGD_MSG_CALL ||
-            passed < 0) {
-                /* A hostile client only loses its own connection. */
-                log_debug("Trap-mode client pid %d sent a bad message (%s).", (int) c->pid,
-                          passed < 0 ? "no reply socket" : reason);
-                safe_close(passed);
-                goto gone;
+        if (uringd_msg_validate(in.buf, (size_t) n, &reason) < 0)
+                goto bad;
+        /* A connection carries CALLs with a reply socket and CHANNELs; a
+         * channel carries CALLs without, and CALL_INTERRUPT. */
+        switch (in.hdr.type) {
+        case URINGD_MSG_CALL:
+                if ((passed >= 0) == c->channel)
+                        goto bad;
+                trap_call(c, &in.call, c->channel ? c->fd : passed);
+                break;
+        case URINGD_MSG_CHANNEL:
+                if (c->channel || passed < 0)
+                        goto bad;
+                trap_channel_new(c, passed);
+                return 0;
+        case URINGD_MSG_CALL_INTERRUPT:
+                /* Late (the call was answered) or early: nothing waits. */
+                if (!c->channel || passed >= 0)
+                        goto bad;
+                io_waiters_interrupt_client(c);
+                break;
+        default:
+                goto bad;
         }
-        trap_call(c, &in.call, passed);
         manager_process_wakes(c->manager);
         return 0;
 
+bad:
+        /* A hostile client only loses its own connection or channel. */
+        log_debug("Trap-mode client pid %d sent a bad message (%s).", (int) c->pid, reason);
+        safe_close(passed);
 gone:
-        log_debug("Trap-mode connection of pid %d closed.", (int) c->pid);
+        log_debug("Trap-mode %s of pid %d closed.", c->channel ? "channel" : "connection", (int) c->pid);
         client_free(c);
         return 0;
 }

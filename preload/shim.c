@@ -143,12 +143,12 @@ static int open_session(const char *path, int *ret_sock, pid_t *ret_pid, uint64_
 }
 
 /* Trap mode on @sock: attach it, point the handler at it. */
-static int start_trap(int sock) {
+static int start_trap(int sock, uint64_t features) {
         int r = shim_attach(sock, URINGD_ATTACH_TRAP, -1);
 
         if (r < 0)
                 return r;
-        shim_trap_set_socket(sock);
+        shim_trap_set_socket(sock, features & URINGD_FEATURE_TRAP_CHANNEL);
         return 0;
 }
 
@@ -157,7 +157,7 @@ static int start_trap(int sock) {
 static void stop_trap(int fd) {
         if (fd < 0)
                 return;
-        shim_trap_set_socket(-1);
+        shim_trap_set_socket(-1, false);
         safe_close(fd);
 }
 
@@ -216,7 +216,7 @@ static void shim_setup(void) {
          * connection of this image, so both are set up before the probe. */
         if (filters != 0) {
                 if ((features & URINGD_FEATURE_TRAP) && shim_trap_install_handler() >= 0 &&
-                    start_trap(sock) >= 0)
+                    start_trap(sock, features) >= 0)
                         trap_fd = TAKE_FD(sock);
                 p = probe();
                 if (p == URINGD_PROBE_ANSWER && shim_trap_forwarded()) {
@@ -271,7 +271,7 @@ static void shim_setup(void) {
         if (trap_fd < 0) {
                 r = shim_trap_install_handler();
                 if (r >= 0)
-                        r = start_trap(sock);
+                        r = start_trap(sock, features);
                 if (r >= 0)
                         trap_fd = TAKE_FD(sock);
                 if (r < 0) {

@@ -40,8 +40,9 @@ void shim_filter_release(void);
 /* Install the handler (dormant until a socket is set); the app's own
  * SIGSYS disposition is kept and called for SIGSYS that are not ours. */
 int shim_trap_install_handler(void);
-/* The trap-mode connection CALLs go out on, or -1. */
-void shim_trap_set_socket(int sock);
+/* The trap-mode connection CALLs go out on, or -1; @channels: the daemon
+ * keeps thread channels (URINGD_FEATURE_TRAP_CHANNEL). */
+void shim_trap_set_socket(int sock, bool channels);
 /* Has the handler forwarded a call (did a trap filter catch one)? */
 bool shim_trap_forwarded(void);
 /* Keep SIGSYS unblocked and our handler in place from now on. */

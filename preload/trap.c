@@ -7,12 +7,16 @@
  * calls, and the handler below forwards each one to the daemon and puts the
  * answer in the interrupted context's return register.
  *
- * Each call makes its own SOCK_SEQPACKET pair: one end rides along with the
- * CALL on the process's connection (it tells the daemon who calls, brings
- * back the answer and any fd, and carries CALL_INTERRUPT when a signal
- * interrupts a wait); the other end is ours. Nothing is shared between calls,
- * so the handler is re-entrant across threads and nested signals, and it uses
- * only async-signal-safe calls (socketpair, sendmsg, recvmsg, close).
+ * A call needs a SOCK_SEQPACKET pair of its own with the daemon: it tells
+ * the daemon who calls (SO_PEERCRED), brings back the answer and any fd, and
+ * carries CALL_INTERRUPT when a signal interrupts a wait. Each thread makes
+ * one on its first call and sends the daemon's end once (CHANNEL); later
+ * calls are a CALL and a CALL_REPLY on it. A call nested in a signal handler
+ * that interrupted another one, or any trouble with the channel, makes a
+ * pair for itself and sends one end along with the CALL on the process's
+ * connection, as every call did before channels. The handler is re-entrant
+ * across threads and nested signals, and uses only async-signal-safe calls
+ * (socketpair, sendmsg, recvmsg, close, fstat).
  *
  * A thread that blocks SIGSYS would be killed by the kernel on a trapped call
  * (a forced signal that is blocked falls back to the default action): while
@@ -22,6 +26,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
 #include <linux/seccomp.h>
@@ -31,6 +36,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <ucontext.h>
@@ -73,8 +79,9 @@ static void resolve_real(void) {
                 real_pthread_sigmask = (sigmask_fn) dlsym(RTLD_NEXT, "pthread_sigmask");
 }
 
-/* One answer on @sock: the syscall's value, or an fd that came along. */
-static long trap_receive(int sock) {
+/* One answer on @sock: the syscall's value, or an fd that came along. *eof
+ * tells a hang-up without an answer. */
+static long trap_receive(int sock, bool *eof) {
         union {
                 struct uringd_msg_call_reply reply;
                 uint8_t buf[URINGD_MSG_MAX_SIZE];
@@ -92,6 +99,7 @@ static long trap_receive(int sock) {
         /* The daemon closed our call unanswered: it was interrupted. */
         if (n == 0) {
                 raw_close(fd);
+                *eof = true;
                 return -EINTR;
         }
         if (uringd_msg_validate(in.buf, (size_t) n, NULL) < 0 || in.reply.hdr.type != URINGD_MSG_CALL_REPLY) {
@@ -174,19 +182,13 @@ static void enter_wait(int sock, const uint64_t args[6]) {
         }
 }
 
-static long trap_forward(int nr, const uint64_t args[6]) {
-        struct uringd_msg_call m;
-        int sv[2], mine, r;
-        long ret;
-
-        if (trap_sock < 0)
-                return -ENOSYS;
+/* A pair with the daemon, both ends moved above the low numbers at once:
+ * the daemon resolves a call's fd arguments in our table while they exist
+ * (a just-closed ring fd must stay EBADF), and a new ring fd gets the
+ * lowest free number, as from the kernel. */
+static int trap_pair(int sv[2]) {
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
-        /* Both ends leave the low numbers at once: the daemon resolves the
-         * call's fd arguments in our table while they exist (a just-closed
-         * ring fd must stay EBADF), and a new ring fd gets the lowest free
-         * number, as from the kernel. */
         for (int i = 0; i < 2; i++) {
                 int high = fcntl(sv[i], F_DUPFD_CLOEXEC, SHIM_FD_MIN);
                 if (high >= 0) {
@@ -194,26 +196,162 @@ static long trap_forward(int nr, const uint64_t args[6]) {
                         sv[i] = high;
                 }
         }
-        mine = sv[0];
+        return 0;
+}
 
-        uringd_msg_init(&m.hdr, URINGD_MSG_CALL, sizeof(m));
-        m.tid = (uint32_t) syscall(SYS_gettid);
-        m.nr = (uint32_t) nr;
-        memcpy(m.args, args, sizeof(m.args));
+static void trap_call_init(struct uringd_msg_call *m, pid_t tid, int nr, const uint64_t args[6]) {
+        uringd_msg_init(&m->hdr, URINGD_MSG_CALL, sizeof(*m));
+        m->tid = (uint32_t) tid;
+        m->nr = (uint32_t) nr;
+        memcpy(m->args, args, sizeof(m->args));
+}
+
+/* Wait for the answer on @sock and read it. */
+static long trap_await(int sock, int nr, const uint64_t args[6], bool *eof) {
+        *eof = false;
+        if (nr == __NR_io_uring_enter)
+                enter_wait(sock, args);
+        /* Other calls are answered at once; a signal meanwhile just retries
+         * (uringd_msg_recvf goes on after EINTR). */
+        return trap_receive(sock, eof);
+}
+
+/* ---- thread channels ---- */
+
+/* Initial-exec: the handler must not make the dynamic linker allocate. */
+#define SHIM_TLS __attribute__((tls_model("initial-exec")))
+
+static bool trap_channels;              /* the daemon keeps them */
+static pthread_key_t channel_key;       /* closes a thread's channel at its exit */
+
+static SHIM_TLS __thread struct {
+        int fd;         /* our end, or -1 (0 until the thread's first call) */
+        pid_t tid;      /* the thread that made it: after fork() it is not us */
+        dev_t dev;      /* the socket, to tell it from whatever an app that */
+        ino_t ino;      /* closed every fd may have opened on its number */
+        bool made;      /* fd is meaningful */
+        bool busy;      /* a call is on it: a nested call takes a pair */
+} channel;
+
+static void channel_forget(void) {
+        channel.made = false;
+        channel.fd = -1;
+}
+
+/* Thread exit: the daemon sees the hang-up and lets the channel go. */
+static void channel_destroy(void *unused) {
+        (void) unused;
+        if (channel.made && channel.tid == (pid_t) syscall(SYS_gettid))
+                raw_close(channel.fd);
+        channel_forget();
+}
+
+/* Is our channel still the socket we made (an app may close every fd)? */
+static bool channel_intact(void) {
+        struct stat st;
+
+        return syscall(SYS_fstat, channel.fd, &st) == 0 && st.st_dev == channel.dev && st.st_ino == channel.ino;
+}
+
+/* The calling thread's channel: kept, or made now. -1 when there is none. */
+static int channel_get(pid_t tid) {
+        struct uringd_msg_channel m;
+        struct stat st;
+        int sv[2];
+
+        if (channel.made) {
+                if (channel.tid == tid && channel_intact())
+                        return channel.fd;
+                /* Made before fork() (ours is a copy: let it go) or closed
+                 * under us (then the number is not ours to close). */
+                if (channel.tid != tid && channel_intact())
+                        raw_close(channel.fd);
+                channel_forget();
+        }
+        if (trap_pair(sv) < 0)
+                return -1;
+        uringd_msg_init(&m.hdr, URINGD_MSG_CHANNEL, sizeof(m));
+        memset(m.reserved, 0, sizeof(m.reserved));
+        if (uringd_msg_send(trap_sock, &m, sizeof(m), sv[1]) < 0 || syscall(SYS_fstat, sv[0], &st) < 0) {
+                raw_close(sv[0]);
+                raw_close(sv[1]);
+                return -1;
+        }
+        raw_close(sv[1]);
+        channel.fd = sv[0];
+        channel.tid = tid;
+        channel.dev = st.st_dev;
+        channel.ino = st.st_ino;
+        channel.made = true;
+        /* Any non-NULL value: the destructor reads the channel itself. */
+        (void) pthread_setspecific(channel_key, &channel);
+        return channel.fd;
+}
+
+/*
+ * The call on the thread's channel. Returns false when it was not made: no
+ * channel, or the daemon closed it before reading the CALL (it refused the
+ * channel, or went away), and the call is to be made with a pair.
+ */
+static bool channel_call(int nr, const uint64_t args[6], pid_t tid, long *ret) {
+        struct uringd_msg_call m;
+        bool eof;
+        int fd;
+
+        if (!trap_channels || channel.busy)
+                return false;
+        fd = channel_get(tid);
+        if (fd < 0)
+                return false;
+        trap_call_init(&m, tid, nr, args);
+        channel.busy = true;
+        if (uringd_msg_send(fd, &m, sizeof(m), -1) < 0) {
+                raw_close(fd);
+                channel_forget();
+                channel.busy = false;
+                return false;
+        }
+        trap_forwarded = 1;
+        *ret = trap_await(fd, nr, args, &eof);
+        channel.busy = false;
+        if (eof) {
+                /* The daemon answers every call it read, a dropped one with
+                 * EINTR: a hang-up means it refused the channel and never
+                 * read the CALL (or is gone, and a pair finds that out). */
+                raw_close(fd);
+                channel_forget();
+                return false;
+        }
+        return true;
+}
+
+static long trap_forward(int nr, const uint64_t args[6]) {
+        struct uringd_msg_call m;
+        bool eof;
+        pid_t tid;
+        int sv[2], r;
+        long ret;
+
+        if (trap_sock < 0)
+                return -ENOSYS;
+        tid = (pid_t) syscall(SYS_gettid);
+        if (channel_call(nr, args, tid, &ret))
+                return ret;
+
+        /* A pair for this call alone: one end rides along with the CALL. */
+        r = trap_pair(sv);
+        if (r < 0)
+                return r;
+        trap_call_init(&m, tid, nr, args);
         r = uringd_msg_send(trap_sock, &m, sizeof(m), sv[1]);
         raw_close(sv[1]);
         if (r < 0) {
-                raw_close(mine);
+                raw_close(sv[0]);
                 return -ENOSYS; /* no daemon: as a notify filter without its listener */
         }
         trap_forwarded = 1;
-
-        if (nr == __NR_io_uring_enter)
-                enter_wait(mine, args);
-        /* Other calls are answered at once; a signal meanwhile just retries
-         * (uringd_msg_recvf goes on after EINTR). */
-        ret = trap_receive(mine);
-        raw_close(mine);
+        ret = trap_await(sv[0], nr, args, &eof);
+        raw_close(sv[0]);
         return ret;
 }
 
@@ -288,8 +426,15 @@ int shim_trap_install_handler(void) {
         return 0;
 }
 
-void shim_trap_set_socket(int sock) {
+void shim_trap_set_socket(int sock, bool channels) {
+        static bool key_made;
+
         trap_sock = sock;
+        /* The handler sets the key: only a key of the first block is set
+         * without allocating (glibc's PTHREAD_KEY_2NDLEVEL_SIZE). */
+        if (channels && !key_made && pthread_key_create(&channel_key, channel_destroy) == 0)
+                key_made = true;
+        trap_channels = channels && key_made && channel_key < 32;
 }
 
 bool shim_trap_on(void) {

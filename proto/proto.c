@@ -41,6 +41,8 @@ size_t uringd_msg_size(uint16_t type) {
                 return sizeof(struct uringd_msg_call_reply);
         case URINGD_MSG_CALL_INTERRUPT:
                 return sizeof(struct uringd_msg_call_interrupt);
+        case URINGD_MSG_CHANNEL:
+                return sizeof(struct uringd_msg_channel);
         default:
                 return 0;
         }
@@ -140,6 +142,12 @@ int uringd_msg_validate(const void *buf, size_t len, const char **ret_reason) {
                 const struct uringd_msg_call_interrupt *m = buf;
                 if (!all_zero(m->reserved, sizeof(m->reserved)))
                         REJECT(-EBADMSG, "CALL_INTERRUPT with reserved bits");
+                break;
+        }
+        case URINGD_MSG_CHANNEL: {
+                const struct uringd_msg_channel *m = buf;
+                if (!all_zero(m->reserved, sizeof(m->reserved)))
+                        REJECT(-EBADMSG, "CHANNEL with reserved bits");
                 break;
         }
         }

@@ -24,6 +24,13 @@
  * a fresh SOCK_SEQPACKET pair (SCM_RIGHTS) on which the daemon answers with
  * CALL_REPLY (plus an fd when the call returns one) and the shim may send
  * CALL_INTERRUPT while it waits.
+ *
+ * Thread channels (URINGD_FEATURE_TRAP_CHANNEL): instead of a pair per call,
+ * a thread may make one pair and send its daemon end once, with CHANNEL on
+ * the connection. The daemon keeps it: CALLs then come on the channel itself
+ * with no fd, CALL_REPLY and CALL_INTERRUPT go the same way, and a call the
+ * daemon drops is answered -EINTR rather than by a hang-up. The channel's
+ * SO_PEERCRED names the process, as the per-call pair's does.
  */
 
 #include <stddef.h>
@@ -46,6 +53,7 @@ enum uringd_msg_type {
         URINGD_MSG_CALL = 16,
         URINGD_MSG_CALL_REPLY = 17,
         URINGD_MSG_CALL_INTERRUPT = 18,
+        URINGD_MSG_CHANNEL = 19,
         _URINGD_MSG_TYPE_MAX,
 };
 
@@ -67,7 +75,8 @@ struct uringd_msg_hello {
 /* Feature bits a daemon announces in HELLO_REPLY. */
 #define URINGD_FEATURE_NOTIFY (1ULL << 0) /* serves USER_NOTIF listeners */
 #define URINGD_FEATURE_TRAP (1ULL << 1)   /* serves forwarded calls (trap mode) */
-#define URINGD_FEATURES_ALL (URINGD_FEATURE_NOTIFY | URINGD_FEATURE_TRAP)
+#define URINGD_FEATURE_TRAP_CHANNEL (1ULL << 2) /* keeps a thread's reply socket */
+#define URINGD_FEATURES_ALL (URINGD_FEATURE_NOTIFY | URINGD_FEATURE_TRAP | URINGD_FEATURE_TRAP_CHANNEL)
 
 struct uringd_msg_hello_reply {
         struct uringd_msg_header hdr;
@@ -126,6 +135,12 @@ struct uringd_msg_call_interrupt {
         uint64_t reserved[2];
 };
 
+/* Shim -> daemon on the connection, one fd along: a thread's channel. */
+struct uringd_msg_channel {
+        struct uringd_msg_header hdr;
+        uint64_t reserved[2];
+};
+
 #define URINGD_ERROR_MESSAGE_MAX 120
 
 /* Layout frozen for every version: a peer of any version can decode it. */
@@ -145,6 +160,7 @@ _Static_assert(sizeof(struct uringd_msg_error) == 144, "error layout");
 _Static_assert(sizeof(struct uringd_msg_call) == 88, "call layout");
 _Static_assert(sizeof(struct uringd_msg_call_reply) == 48, "call_reply layout");
 _Static_assert(sizeof(struct uringd_msg_call_interrupt) == 32, "call_interrupt layout");
+_Static_assert(sizeof(struct uringd_msg_channel) == 32, "channel layout");
 
 /*
  * The probe: a call that only uringd answers with a positive value. The kernel

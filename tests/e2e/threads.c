@@ -9,6 +9,11 @@
  * threads stress: 8 submitting threads and 1 waiting thread move 1,000,000
  * operations in batches of 8 (every 8th a READ of a file, checked), every
  * CQE accounted for.
+ *
+ * threads exits: 300 threads one after another, each with a ring of its own
+ * and a NOP, then exiting; no fd may be left behind (trap mode keeps a
+ * channel per thread, which must go with its thread), and a forked child's
+ * first thread makes calls of its own.
  */
 
 #include <errno.h>
@@ -17,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,6 +191,62 @@ static int stress(void) {
         return missing || dups || bad ? T_EXIT_FAIL : T_EXIT_PASS;
 }
 
+static unsigned count_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        unsigned n = 0;
+
+        t_assert(d, "opendir /proc/self/fd: %m");
+        for (struct dirent *de; (de = readdir(d));)
+                if (de->d_name[0] != '.')
+                        n++;
+        closedir(d);
+        return n - 1; /* the directory's own */
+}
+
+static void *one_ring_main(void *arg) {
+        struct io_uring r;
+        struct io_uring_cqe c;
+
+        t_ring_init(&r, 8, NULL);
+        struct io_uring_sqe *sqe = t_get_sqe(&r);
+
+        io_uring_prep_nop(sqe);
+        sqe->user_data = (uintptr_t) arg;
+        t_submit_n(&r, 1);
+        c = t_wait_one(&r);
+        io_uring_queue_exit(&r);
+        return (void *) (uintptr_t) (c.res == 0 && c.user_data == (uintptr_t) arg);
+}
+
+static int exits(void) {
+        unsigned before, after, ok = 0;
+        pthread_t th;
+        void *ret;
+        pid_t pid;
+        int status;
+
+        /* One call on this thread first: it has a channel, its children not. */
+        ok += (unsigned) (uintptr_t) one_ring_main((void *) 1);
+        before = count_fds();
+        for (unsigned i = 0; i < 300; i++) {
+                t_assert(pthread_create(&th, NULL, one_ring_main, (void *) (uintptr_t) (i + 2)) == 0,
+                         "pthread_create");
+                t_assert(pthread_join(th, &ret) == 0, "pthread_join");
+                ok += (unsigned) (uintptr_t) ret;
+        }
+        after = count_fds();
+        printf("threads exits: %u of 301 NOPs completed, fds left behind: %d\n", ok, (int) after - (int) before);
+
+        pid = fork();
+        t_assert(pid >= 0, "fork: %m");
+        if (pid == 0)
+                _exit(one_ring_main((void *) 7) && one_ring_main((void *) 8) ? 0 : 1);
+        t_assert(waitpid(pid, &status, 0) == pid, "waitpid: %m");
+        printf("forked child's NOPs: %s\n", WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "FAILED");
+        printf("parent's NOP after fork: %s\n", one_ring_main((void *) 9) ? "ok" : "FAILED");
+        return T_EXIT_PASS;
+}
+
 int main(int argc, char **argv) {
         struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = 4096 };
         pthread_t th;
@@ -192,6 +255,8 @@ int main(int argc, char **argv) {
         t_backend();
         if (argc > 1 && !strcmp(argv[1], "stress"))
                 return stress();
+        if (argc > 1 && !strcmp(argv[1], "exits"))
+                return exits();
         seen = calloc(TOTAL, 1);
         t_assert(seen, "calloc");
         t_ring_init(&ring, 64, &p);

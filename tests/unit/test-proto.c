@@ -32,6 +32,7 @@ union any_msg {
         struct uringd_msg_call call;
         struct uringd_msg_call_reply call_reply;
         struct uringd_msg_call_interrupt call_interrupt;
+        struct uringd_msg_channel channel;
         unsigned char bytes[URINGD_MSG_MAX_SIZE + 64];
 };
 
@@ -71,6 +72,7 @@ static size_t make_valid(union any_msg *m, uint16_t type) {
                 m->call_reply.val = -EINTR;
                 break;
         case URINGD_MSG_CALL_INTERRUPT:
+        case URINGD_MSG_CHANNEL:
                 uringd_msg_init(&m->hdr, type, size);
                 break;
         default:
@@ -88,6 +90,7 @@ static const uint16_t all_types[] = {
         URINGD_MSG_CALL,
         URINGD_MSG_CALL_REPLY,
         URINGD_MSG_CALL_INTERRUPT,
+        URINGD_MSG_CHANNEL,
 };
 
 /* Validate and require @want; a rejection must come with a reason. */
@@ -117,7 +120,8 @@ START_TEST(test_sizes) {
         ck_assert_uint_eq(uringd_msg_size(URINGD_MSG_CALL), 88);
         ck_assert_uint_eq(uringd_msg_size(URINGD_MSG_CALL_REPLY), 48);
         ck_assert_uint_eq(uringd_msg_size(URINGD_MSG_CALL_INTERRUPT), 32);
-        ck_assert_uint_eq(uringd_msg_size(19), 0);
+        ck_assert_uint_eq(uringd_msg_size(URINGD_MSG_CHANNEL), 32);
+        ck_assert_uint_eq(uringd_msg_size(20), 0);
         ck_assert_uint_eq(uringd_msg_size(0xffff), 0);
         for (size_t i = 0; i < ELEMENTSOF(all_types); i++)
                 ck_assert_uint_le(uringd_msg_size(all_types[i]), URINGD_MSG_MAX_SIZE);
@@ -338,7 +342,7 @@ END_TEST
 
 START_TEST(test_reject_unknown_type) {
         union any_msg m;
-        const uint16_t types[] = { 0, _URINGD_MSG_TYPE_MAX, 6, 15, 19, 31, 0x7fff, 0xffff };
+        const uint16_t types[] = { 0, _URINGD_MSG_TYPE_MAX, 6, 15, 20, 31, 0x7fff, 0xffff };
 
         for (size_t i = 0; i < ELEMENTSOF(types); i++) {
                 make_valid(&m, URINGD_MSG_HELLO);
@@ -444,6 +448,8 @@ START_TEST(test_reject_call_reserved) {
                          sizeof(struct uringd_msg_call), "CALL reserved");
         reject_each_byte(URINGD_MSG_CALL_INTERRUPT, offsetof(struct uringd_msg_call_interrupt, reserved),
                          sizeof(struct uringd_msg_call_interrupt), "CALL_INTERRUPT reserved");
+        reject_each_byte(URINGD_MSG_CHANNEL, offsetof(struct uringd_msg_channel, reserved),
+                         sizeof(struct uringd_msg_channel), "CHANNEL reserved");
         reject_each_byte(URINGD_MSG_CALL_REPLY, offsetof(struct uringd_msg_call_reply, reserved0),
                          sizeof(struct uringd_msg_call_reply), "CALL_REPLY reserved");
 }

@@ -238,19 +238,21 @@ static void channel_forget(void) {
         channel.fd = -1;
 }
 
-/* Thread exit: the daemon sees the hang-up and lets the channel go. */
-static void channel_destroy(void *unused) {
-        (void) unused;
-        if (channel.made && channel.tid == (pid_t) syscall(SYS_gettid))
-                raw_close(channel.fd);
-        channel_forget();
-}
-
 /* Is our channel still the socket we made (an app may close every fd)? */
 static bool channel_intact(void) {
         struct stat st;
 
         return syscall(SYS_fstat, channel.fd, &st) == 0 && st.st_dev == channel.dev && st.st_ino == channel.ino;
+}
+
+/* Thread exit: the daemon sees the hang-up and lets the channel go. Only a
+ * channel this thread made and still holds is closed: its number may be
+ * the app's by now. */
+static void channel_destroy(void *unused) {
+        (void) unused;
+        if (channel.made && channel.tid == (pid_t) syscall(SYS_gettid) && channel_intact())
+                raw_close(channel.fd);
+        channel_forget();
 }
 
 /* The calling thread's channel: kept, or made now. -1 when there is none. */

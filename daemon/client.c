@@ -157,6 +157,7 @@ int client_new(struct manager *m, enum client_kind kind, int fd, pid_t pid, stru
         c->kind = kind;
         c->fd = fd;
         c->pid = pid;
+        c->maker_pidfd = -1;
         list_init(&c->waiters);
 
         r = sd_event_add_io(m->event, &c->source, fd, EPOLLIN,
@@ -191,6 +192,8 @@ void client_free(struct client *c) {
         io_waiters_drop_client(c);
         trap_tasks_flush(c);
         sd_event_source_disable_unref(c->source);
+        sd_event_source_disable_unref(c->maker_source);
+        safe_close(c->maker_pidfd);
         safe_close(c->fd);
         list_del_init(&c->node);
         c->manager->nr_clients--;

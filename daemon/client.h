@@ -37,6 +37,8 @@ struct client {
         struct list_head waiters;       /* struct io_waiter */
         struct hashmap trap_tasks;      /* trap: (tgid << 32 | app tid) -> struct io_task */
         bool channel;                   /* trap: a thread's channel; pid is its process */
+        int maker_pidfd;                /* channel: its process, gone when that exits; or -1 */
+        sd_event_source *maker_source;
 };
 
 struct connection {

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "task.h"
 #include "trap.h"
 #include "uringd-proto.h"
+#include "uringd/compat.h"
 #include "uringd/macro.h"
 
 static inline void closedirp(DIR **d) {
@@ -153,15 +155,38 @@ int trap_read_interrupt(struct io_call *call) {
         return 0;
 }
 
-/* The process that made @sock, as our namespace sees it, if it is our
- * user's; else 0. */
-static pid_t socket_maker(int sock) {
+/*
+ * The process that made @sock, as our namespace sees it, if it is our
+ * user's and alive; else 0. SO_PEERCRED gives a number, which a process
+ * made later may hold once the maker is gone: its pidfd (SO_PEERPIDFD,
+ * 6.5+) tells whether the maker still lives. With @ret_pidfd, the pidfd is
+ * handed over (-1 on older kernels).
+ */
+static pid_t socket_maker(int sock, int *ret_pidfd) {
         struct ucred cred = {};
         socklen_t len = sizeof(cred);
+        int pidfd = -1;
 
+        if (ret_pidfd)
+                *ret_pidfd = -1;
         if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0 ||
             cred.uid != geteuid())
                 return 0;
+        len = sizeof(pidfd);
+        if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
+                if (errno != ENOPROTOOPT)
+                        return 0; /* ESRCH: the maker is gone */
+                return cred.pid;
+        }
+        /* A pidfd polls readable once its process has exited. */
+        if (poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 0) != 0) {
+                safe_close(pidfd);
+                return 0;
+        }
+        if (ret_pidfd)
+                *ret_pidfd = pidfd;
+        else
+                safe_close(pidfd);
         return cred.pid;
 }
 
@@ -179,7 +204,7 @@ static void trap_call(struct client *c, const struct uringd_msg_call *m, int rep
                 .reply_kept = c->channel,
                 .nr = (int) m->nr,
         };
-        pid_t tgid = c->channel ? c->pid : socket_maker(reply_fd);
+        pid_t tgid = c->channel ? c->pid : socket_maker(reply_fd, NULL);
         int r;
 
         memcpy(call.args, m->args, sizeof(call.args));
@@ -209,16 +234,37 @@ static void trap_call(struct client *c, const struct uringd_msg_call *m, int rep
 /* CHANNEL on a connection: serve the thread's channel @fd as a client of its
  * own. Refused (closed) when it is not our user's or we have too many: the
  * shim then takes a pair per call. */
+/* The channel's process has exited: whoever holds a copy of its end now
+ * (a child it forked) cannot speak for it, and a process that gets its
+ * number later must not be served through it. */
+static int on_channel_maker_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct client *c = userdata;
+
+        log_debug("Trap-mode channel of pid %d: its process has exited.", (int) c->pid);
+        client_free(c);
+        return 0;
+}
+
 static void trap_channel_new(struct client *conn, int fd) {
         struct client *ch;
-        pid_t maker = socket_maker(fd);
+        int pidfd = -1;
+        pid_t maker = socket_maker(fd, &pidfd);
 
         if (maker <= 0 || client_new(conn->manager, CLIENT_TRAP, fd, maker, &ch) < 0) {
                 log_debug("Refused a thread channel on the connection of pid %d.", (int) conn->pid);
+                safe_close(pidfd);
                 safe_close(fd);
                 return;
         }
         ch->channel = true;
+        ch->maker_pidfd = pidfd;
+        /* Before the channel's calls in the same iteration (NORMAL + 2). */
+        if (pidfd >= 0 &&
+            (sd_event_add_io(conn->manager->event, &ch->maker_source, pidfd, EPOLLIN, on_channel_maker_exit, ch) < 0 ||
+             sd_event_source_set_priority(ch->maker_source, SD_EVENT_PRIORITY_NORMAL) < 0)) {
+                log_debug("Refused a thread channel of pid %d: cannot watch its process.", (int) maker);
+                client_free(ch);
+        }
 }
 
 int on_trap_connection(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

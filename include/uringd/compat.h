@@ -18,6 +18,11 @@
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
 #endif
 
+/* The peer's pidfd, fixed when the socket was made or connected (6.5+). */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
 /* pidfd_open() of a thread that is not a group leader (6.9+). */
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD 00000200 /* O_EXCL */

@@ -9,7 +9,9 @@
  *   - a CALL with an fd on a channel, or CHANNEL on a channel: the channel
  *     is closed, the connection and its other channels still served;
  *   - CHANNEL without an fd on the connection: the connection is closed;
- *   - a channel whose maker hung up is let go (the daemon serves on).
+ *   - a channel whose maker hung up is let go (the daemon serves on);
+ *   - a channel whose process exited is let go, though another process
+ *     holds its end: no call on it may be served as that process's.
  * Exits 0 when all hold, printing one line per check.
  */
 
@@ -23,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "uringd-proto.h"
@@ -152,6 +155,35 @@ static bool probe_answered(int s, int fd, int answer_on) {
                r->hdr.type == URINGD_MSG_CALL_REPLY && r->val == URINGD_PROBE_ANSWER && r->flags == 0;
 }
 
+/* A channel made on @conn by a child that hands its end to us and exits. */
+static int channel_of_exited_child(int conn) {
+        struct uringd_msg_channel carrier;
+        uint8_t buf[URINGD_MSG_MAX_SIZE];
+        int sp[2], fd = -1;
+        pid_t pid;
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+                return -1;
+        pid = fork();
+        if (pid < 0)
+                return -1;
+        if (pid == 0) {
+                int ch = open_channel(conn);
+
+                /* Served while the child lives. */
+                if (ch < 0 || !probe_answered(ch, -1, ch))
+                        _exit(1);
+                init(&carrier, URINGD_MSG_CHANNEL, sizeof(carrier));
+                _exit(uringd_msg_send(sp[1], &carrier, sizeof(carrier), ch) < 0);
+        }
+        close(sp[1]);
+        if (uringd_msg_recvf(sp[0], buf, sizeof(buf), &fd, 0) <= 0)
+                fd = -1;
+        close(sp[0]);
+        (void) waitpid(pid, NULL, 0);
+        return fd;
+}
+
 int main(void) {
         struct uringd_msg_call_interrupt intr;
         struct uringd_msg_channel chmsg;
@@ -188,6 +220,10 @@ int main(void) {
         close(ch);
         check(held > 0 && daemon_fds_below(held) && probe_answered(conn, sv[1], sv[0]),
               "a channel whose thread hung up is let go (the daemon closes its end)");
+
+        int orphan = channel_of_exited_child(conn);
+        check(orphan >= 0 && hung_up(orphan),
+              "a channel whose process exited is let go, though we hold its end");
 
         check(uringd_msg_send(conn, &chmsg, sizeof(chmsg), -1) == 0 && hung_up(conn),
               "CHANNEL without an fd: the connection is closed");

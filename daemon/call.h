@@ -20,9 +20,9 @@ struct client;
 struct io_call {
         struct client *client;
         uint64_t id;            /* notify: the notification's id */
-        int reply_fd;           /* trap: our end of the caller's reply socket; else -1 */
-        bool reply_kept;        /* trap: reply_fd is the thread's channel, not ours
-                                 * to close; a dropped call is answered EINTR */
+        int reply_fd;           /* trap: our end of the caller's reply socket, or
+                                 * on a thread channel (client->channel) the
+                                 * channel's fd, not the call's to close; else -1 */
         pid_t tid;              /* the calling thread, in our pid namespace */
         int nr;                 /* syscall number */
         uint64_t args[6];

@@ -54,7 +54,7 @@ void io_call_drop(struct io_call *call) {
         /* A notification simply stays unanswered: its caller was interrupted.
          * A per-call reply socket is closed: the caller reads EINTR in that.
          * A thread's channel stays open, so it is told. */
-        if (call->reply_kept)
+        if (call->client->channel)
                 (void) trap_reply(call, -EINTR, -1);
         else
                 call->reply_fd = safe_close(call->reply_fd);

@@ -274,7 +274,7 @@ static int io_cqring_wait(struct io_call *call, struct io_ring_ctx *ctx,
                         goto fail;
         }
         /* A thread's channel is watched by its client (trap.c). */
-        if (w->call.reply_fd >= 0 && !w->call.reply_kept) {
+        if (w->call.reply_fd >= 0 && !w->call.client->channel) {
                 r = sd_event_add_io(m->event, &w->reply_source, w->call.reply_fd, EPOLLIN | EPOLLRDHUP,
                                     on_waiter_reply, w);
                 if (r < 0)

@@ -108,8 +108,7 @@ int io_task_new(pid_t tid, struct io_task **ret) {
         return 0;
 }
 
-static bool pidfd_alive(int pidfd) {
-        /* A pidfd polls readable once its task has exited. */
+bool io_pidfd_alive(int pidfd) {
         struct pollfd p = { .fd = pidfd, .events = POLLIN };
         return pidfd >= 0 && poll(&p, 1, 0) == 0;
 }
@@ -119,7 +118,7 @@ static bool pidfd_alive(int pidfd) {
 static bool task_thread_alive(struct io_task *t) {
         if (loop_pass != 0 && __atomic_load_n(&t->alive_pass, __ATOMIC_RELAXED) == loop_pass)
                 return true;
-        if (!pidfd_alive(t->pidfd))
+        if (!io_pidfd_alive(t->pidfd))
                 return false;
         task_seen_alive(t);
         return true;
@@ -145,7 +144,7 @@ static ssize_t task_vm(struct io_task *t, vm_fn fn, const struct iovec *liov, un
                 if (n >= 0 || errno != ESRCH)
                         return n;
         }
-        if (!pidfd_alive(t->tgid_pidfd)) {
+        if (!io_pidfd_alive(t->tgid_pidfd)) {
                 errno = ESRCH;
                 return -1;
         }
@@ -176,7 +175,7 @@ bool io_task_thread_alive(struct io_task *t) {
 }
 
 bool io_task_alive(struct io_task *t) {
-        return task_thread_alive(t) || pidfd_alive(t->tgid_pidfd);
+        return task_thread_alive(t) || io_pidfd_alive(t->tgid_pidfd);
 }
 
 static int vm_errno(void) {

@@ -59,6 +59,10 @@ pid_t io_task_tgid(struct io_task *t);
  * event loop, the answer holds for the rest of its pass (see task.c). */
 bool io_task_thread_alive(struct io_task *t);
 
+/* Does @pidfd name a task that has not exited (a pidfd polls readable once
+ * it has)? False for -1. */
+bool io_pidfd_alive(int pidfd);
+
 /* Can its requests still reach its memory (the thread, or after its exit
  * its process)? Narrows pid-reuse races before asynchronous writes. */
 bool io_task_alive(struct io_task *t);

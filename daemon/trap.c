@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +136,7 @@ int trap_reply(struct io_call *call, int64_t val, int fd) {
         m.flags = fd >= 0 ? URINGD_CALL_REPLY_FD : 0;
         /* Never block: the caller owns the other end and could have filled it. */
         r = uringd_msg_sendf(call->reply_fd, &m, sizeof(m), fd, MSG_DONTWAIT);
-        if (call->reply_kept)
+        if (call->client->channel)
                 call->reply_fd = -1;    /* the channel's, not the call's */
         else
                 call->reply_fd = safe_close(call->reply_fd);
@@ -178,8 +177,7 @@ static pid_t socket_maker(int sock, int *ret_pidfd) {
                         return 0; /* ESRCH: the maker is gone */
                 return cred.pid;
         }
-        /* A pidfd polls readable once its process has exited. */
-        if (poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 0) != 0) {
+        if (!io_pidfd_alive(pidfd)) {
                 safe_close(pidfd);
                 return 0;
         }
@@ -201,7 +199,6 @@ static void trap_call(struct client *c, const struct uringd_msg_call *m, int rep
         struct io_call call = {
                 .client = c,
                 .reply_fd = reply_fd,
-                .reply_kept = c->channel,
                 .nr = (int) m->nr,
         };
         pid_t tgid = c->channel ? c->pid : socket_maker(reply_fd, NULL);
@@ -231,9 +228,6 @@ static void trap_call(struct client *c, const struct uringd_msg_call *m, int rep
         io_call_serve(&call, t);
 }
 
-/* CHANNEL on a connection: serve the thread's channel @fd as a client of its
- * own. Refused (closed) when it is not our user's or we have too many: the
- * shim then takes a pair per call. */
 /* The channel's process has exited: whoever holds a copy of its end now
  * (a child it forked) cannot speak for it, and a process that gets its
  * number later must not be served through it. */
@@ -245,6 +239,9 @@ static int on_channel_maker_exit(sd_event_source *s, int fd, uint32_t revents, v
         return 0;
 }
 
+/* CHANNEL on a connection: serve the thread's channel @fd as a client of its
+ * own. Refused (closed) when it is not our user's or we have too many: the
+ * shim then takes a pair per call. */
 static void trap_channel_new(struct client *conn, int fd) {
         struct client *ch;
         int pidfd = -1;

@@ -286,12 +286,6 @@ long io_aio_reap_ring(unsigned long ctx, struct io_event *ev, long max) {
         return n;
 }
 
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
-
 /* Wait a little for the next completion while requests are in flight: a
  * wake-up through the eventfd on an idle vCPU costs ~25 µs here. */
 static bool aio_spin(void) {

@@ -18,7 +18,6 @@
  */
 
 #include <errno.h>
-#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -32,6 +31,7 @@
 
 #include "assist.h"
 #include "log.h"
+#include "uringd/macro.h"
 
 #define ASSIST_SPIN_NSEC (100ULL * 1000ULL)
 #define ASSIST_STACK_SIZE (256U * 1024U)
@@ -50,12 +50,6 @@ static struct {
         void *arg;
         int started;            /* 0 not yet tried, 1 running, -1 none */
 } assist;
-
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
 
 static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -58,6 +58,14 @@ static inline uint64_t now_usec(void) {
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
 }
 
+/* CLOCK_MONOTONIC in nanoseconds, for spins shorter than a microsecond's
+ * worth of checks. */
+static inline uint64_t now_nsec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
 static inline void closep(int *fd) {
         safe_close(*fd);
 }

@@ -238,6 +238,12 @@ static void channel_forget(void) {
         channel.fd = -1;
 }
 
+/* Let our end go: the daemon sees the hang-up and frees its own. */
+static void channel_close(void) {
+        raw_close(channel.fd);
+        channel_forget();
+}
+
 /* Is our channel still the socket we made (an app may close every fd)? */
 static bool channel_intact(void) {
         struct stat st;
@@ -251,8 +257,9 @@ static bool channel_intact(void) {
 static void channel_destroy(void *unused) {
         (void) unused;
         if (channel.made && channel.tid == (pid_t) syscall(SYS_gettid) && channel_intact())
-                raw_close(channel.fd);
-        channel_forget();
+                channel_close();
+        else
+                channel_forget();
 }
 
 /* The calling thread's channel: kept, or made now. -1 when there is none. */
@@ -267,13 +274,13 @@ static int channel_get(pid_t tid) {
                 /* Made before fork() (ours is a copy: let it go) or closed
                  * under us (then the number is not ours to close). */
                 if (channel.tid != tid && channel_intact())
-                        raw_close(channel.fd);
-                channel_forget();
+                        channel_close();
+                else
+                        channel_forget();
         }
         if (trap_pair(sv) < 0)
                 return -1;
         uringd_msg_init(&m.hdr, URINGD_MSG_CHANNEL, sizeof(m));
-        memset(m.reserved, 0, sizeof(m.reserved));
         if (uringd_msg_send(trap_sock, &m, sizeof(m), sv[1]) < 0 || syscall(SYS_fstat, sv[0], &st) < 0) {
                 raw_close(sv[0]);
                 raw_close(sv[1]);
@@ -308,8 +315,7 @@ static bool channel_call(int nr, const uint64_t args[6], pid_t tid, long *ret) {
         trap_call_init(&m, tid, nr, args);
         channel.busy = true;
         if (uringd_msg_send(fd, &m, sizeof(m), -1) < 0) {
-                raw_close(fd);
-                channel_forget();
+                channel_close();
                 channel.busy = false;
                 return false;
         }
@@ -320,8 +326,7 @@ static bool channel_call(int nr, const uint64_t args[6], pid_t tid, long *ret) {
                 /* The daemon answers every call it read, a dropped one with
                  * EINTR: a hang-up means it refused the channel and never
                  * read the CALL (or is gone, and a pair finds that out). */
-                raw_close(fd);
-                channel_forget();
+                channel_close();
                 return false;
         }
         return true;

@@ -30,21 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "uringd/compat.h"
 
-#define MAX_SAMPLES (4U << 20)
 #define ANSWER 4242
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b) {
-        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
-        return x < y ? -1 : x > y;
-}
 
 static int send_fd(int sock, int fd) {
         char c = 0, ctl[CMSG_SPACE(sizeof(int))] = {};
@@ -110,11 +99,7 @@ static int trapped_child(int sock, double seconds) {
                 if (nlat < MAX_SAMPLES)
                         lat[nlat++] = t - t0;
         }
-        qsort(lat, nlat, sizeof(*lat), cmp_u64);
-        printf("{\"mode\": \"notify-floor\", \"batch\": 1, \"ops\": %" PRIu64 ", \"seconds\": %.6f, "
-               "\"ops_per_sec\": %.1f, \"lat_p50_us\": %.3f, \"lat_p99_us\": %.3f}\n",
-               ops, (t - start) / 1e9, ops / ((t - start) / 1e9), lat[nlat / 2] / 1000.0,
-               lat[(size_t) ((double) nlat * 0.99)] / 1000.0);
+        print_result("notify-floor", 1, ops, t - start, lat, nlat);
         return 0;
 }
 

@@ -15,24 +15,16 @@ set -uo pipefail
 
 compare=$1
 shift
-sysctl_file=/proc/sys/kernel/io_uring_disabled
+source "$(dirname "${BASH_SOURCE[0]}")/sysctl.sh"
 
-if [ "$(id -u)" != 0 ] || [ ! -w "$sysctl_file" ]; then
-        echo "SKIP: setting kernel.io_uring_disabled needs root and a writable $sysctl_file"
+if [ "$(id -u)" != 0 ] || [ ! -w "$io_uring_sysctl" ]; then
+        echo "SKIP: setting kernel.io_uring_disabled needs root and a writable $io_uring_sysctl"
         exit 77
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/uringd-disabled.XXXXXX") || exit 1
-old=
 restore() {
-        if [ -n "$old" ]; then
-                if echo "$old" >"$sysctl_file"; then
-                        echo "restored kernel.io_uring_disabled=$old"
-                else
-                        echo "ERROR: could not restore kernel.io_uring_disabled=$old" >&2
-                fi
-                old=
-        fi
+        io_uring_disabled_restore
         rm -rf "$work"
 }
 trap restore EXIT
@@ -47,9 +39,8 @@ for t in "$@"; do
                 { echo "FAIL: kernel run of ${words[0]}"; exit 1; }
 done
 
-old=$(cat "$sysctl_file")
-echo 2 >"$sysctl_file" || { echo "FAIL: cannot set kernel.io_uring_disabled=2"; exit 1; }
-echo "== kernel.io_uring_disabled=2 (was $old): uringd in notify mode"
+io_uring_disabled_set 2 || exit 1
+echo "== uringd in notify mode"
 
 pass=0 fail=0 skip=0
 for t in "$@"; do

@@ -41,7 +41,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 run=${URINGD_RUN:-$here/../../build/tools/uringd-run}
 limit=${URINGD_TEST_TIMEOUT:-150}
 base=${URINGD_TEST_TMPDIR:-/var/tmp}
-sysctl_file=/proc/sys/kernel/io_uring_disabled
+source "$here/sysctl.sh"
 
 command -v fio >/dev/null || { echo "SKIP: fio is not installed"; exit 77; }
 wrap=()
@@ -52,7 +52,6 @@ fi
 [ -x "$run" ] || { echo "FAIL: uringd-run not found at $run"; exit 1; }
 
 work=
-old_disabled=
 runner=
 restore() {
         # Stop fio first if it is still running (a signal got us here).
@@ -61,14 +60,7 @@ restore() {
                 wait "$runner" 2>/dev/null
         fi
         # Runs on every exit path: put the sysctl back first.
-        if [ -n "$old_disabled" ]; then
-                if echo "$old_disabled" >"$sysctl_file"; then
-                        echo "restored kernel.io_uring_disabled=$old_disabled"
-                else
-                        echo "ERROR: could not restore kernel.io_uring_disabled=$old_disabled" >&2
-                fi
-                old_disabled=
-        fi
+        io_uring_disabled_restore
         [ -n "$work" ] && rm -rf "$work"
         return 0
 }
@@ -86,14 +78,11 @@ if [ "$mode" = disabled ]; then
                 echo "SKIP: kernel.io_uring_disabled needs root"
                 exit 77
         fi
-        if [ ! -w "$sysctl_file" ]; then
-                echo "SKIP: $sysctl_file is missing or read-only"
+        if [ ! -w "$io_uring_sysctl" ]; then
+                echo "SKIP: $io_uring_sysctl is missing or read-only"
                 exit 77
         fi
-        saved=$(cat "$sysctl_file")
-        old_disabled=$saved
-        echo 2 >"$sysctl_file" || { echo "FAIL: cannot set kernel.io_uring_disabled=2"; exit 1; }
-        echo "kernel.io_uring_disabled=2 (was $saved)"
+        io_uring_disabled_set 2 || exit 1
 
         if [ -n "$probe" ]; then
                 # The kernel refuses: the program skips (setup -EPERM)...
